@@ -1,0 +1,48 @@
+# LeadFlow. `make run` sets up and starts everything; `make test` runs the whole suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+export LEADFLOW_PORT ?= 8000
+
+.PHONY: setup run test lint format migrations-check check clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(VENV)/.installed node_modules/.installed
+	mkdir -p var
+
+run: setup
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	@echo
+	@echo "LeadFlow is starting at http://127.0.0.1:$(LEADFLOW_PORT)/  (web + Celery worker + beat; Ctrl-C stops all)"
+	@echo
+	DEBUG=$${DEBUG:-1} $(VENV)/bin/honcho start -f Procfile.dev
+
+test: setup
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+migrations-check: setup
+	$(PY) manage.py makemigrations --check --dry-run
+
+check: setup
+	$(PY) manage.py check --fail-level WARNING
+
+clean:
+	rm -rf $(VENV) node_modules var .pytest_cache .ruff_cache

@@ -1,0 +1,145 @@
+"""Forms validate and convert only; the services apply the rules."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+
+from accounts.models import Team, User
+
+from .models import Activity, Lead, LeadSource
+from .normalize import normalize_email, normalize_phone
+from .selectors import STAGE_FILTER_ALL, STAGE_FILTER_OPEN
+
+CONTACT_FIELDS = ["name", "email", "phone", "company", "title", "source", "referred_by", "notes"]
+
+
+class LeadForm(forms.ModelForm):
+    """New and edit lead. On create, managers and admins also pick the team and the owner."""
+
+    confirm_duplicate = forms.BooleanField(
+        required=False, label="Yes, create it anyway — this is a different person or a new inquiry"
+    )
+
+    class Meta:
+        model = Lead
+        fields = CONTACT_FIELDS
+        widgets = {
+            "notes": forms.Textarea(attrs={"rows": 3}),
+            "name": forms.TextInput(attrs={"autofocus": True, "autocomplete": "off"}),
+            "email": forms.EmailInput(attrs={"autocomplete": "off"}),
+            "phone": forms.TextInput(attrs={"autocomplete": "off", "inputmode": "tel"}),
+        }
+        help_texts = {"phone": "With country code if not local, e.g. +44 20 7946 0958."}
+
+    def __init__(self, *args, user: User, creating: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        sources = LeadSource.objects.filter(is_active=True)
+        if self.instance.pk:  # keep a retired source selectable on leads that already have it
+            sources = LeadSource.objects.filter(Q(is_active=True) | Q(pk=self.instance.source_id))
+        self.fields["source"].queryset = sources
+        self.fields["email"].required = False
+        if not creating:
+            del self.fields["confirm_duplicate"]
+            return
+        teams = _teams_user_can_file_into(user)
+        self.fields["team"] = forms.ModelChoiceField(queryset=teams, empty_label=None)
+        if user.has_perm("leads.reassign_lead"):
+            self.fields["owner"] = forms.ModelChoiceField(
+                queryset=User.objects.filter(
+                    Q(memberships__team__in=teams) | Q(managed_teams__in=teams), is_active=True
+                ).distinct(),
+                required=False,
+                help_text="Leave empty to keep the lead yourself.",
+            )
+        self.order_fields(["name", "email", "phone", "company", "title", "source", "referred_by", "team", "owner"])
+        if teams.count() == 1:
+            self.fields["team"].widget = forms.HiddenInput()
+            self.fields["team"].initial = teams.first()
+
+    def clean_email(self) -> str:
+        return normalize_email(self.cleaned_data["email"])
+
+    def clean_phone(self) -> str:
+        return normalize_phone(self.cleaned_data["phone"])
+
+    def clean(self):
+        data = super().clean()
+        if (
+            not data.get("email")
+            and not data.get("phone")
+            and not self.has_error("email")
+            and not self.has_error("phone")
+        ):
+            raise ValidationError("Give an email or a phone number, so the lead can be reached.")
+        return data
+
+
+def _teams_user_can_file_into(user: User):
+    if user.has_perm("leads.view_all_leads"):
+        return Team.objects.all()
+    return Team.objects.filter(Q(memberships__user=user) | Q(manager=user)).distinct()
+
+
+class LeadFilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=100, label="Search")
+    stage = forms.ChoiceField(required=False)
+    source = forms.ModelChoiceField(
+        queryset=LeadSource.objects.all(),
+        required=False,
+        empty_label="All sources",
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+    owner = forms.ModelChoiceField(
+        queryset=User.objects.none(),
+        required=False,
+        empty_label="Everyone",
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["stage"].choices = [
+            (STAGE_FILTER_OPEN, "Open (lead + prospect)"),
+            *Lead.Stage.choices,
+            (STAGE_FILTER_ALL, "All stages"),
+        ]
+        if user.has_perm("leads.view_all_leads"):
+            self.fields["owner"].queryset = User.objects.filter(is_active=True)
+        elif user.has_perm("leads.view_team_leads"):
+            self.fields["owner"].queryset = User.objects.filter(
+                Q(memberships__team__manager=user) | Q(pk=user.pk), is_active=True
+            ).distinct()
+        else:
+            del self.fields["owner"]
+
+
+class StageChangeForm(forms.Form):
+    to_stage = forms.ChoiceField(choices=Lead.Stage.choices, widget=forms.HiddenInput)
+    reason = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ActivityForm(forms.ModelForm):
+    occurred_at = forms.DateTimeField(
+        required=False,
+        label="When",
+        help_text="Leave empty for now.",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+
+    class Meta:
+        model = Activity
+        fields = ["kind", "outcome", "occurred_at"]
+        labels = {"outcome": "What happened"}
+        widgets = {"outcome": forms.TextInput(attrs={"placeholder": "e.g. Left a voicemail, will call back Tuesday"})}
+
+
+class ReassignForm(forms.Form):
+    owner = forms.ModelChoiceField(queryset=User.objects.none(), empty_label=None, label="New owner")
+    reason = forms.CharField(required=False, max_length=500)
+
+    def __init__(self, *args, members, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = members

@@ -1,0 +1,207 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+
+class LeadSource(models.Model):
+    """Where leads come from (admin-managed): a web form, a referral partner, an event…"""
+
+    name = models.CharField(max_length=100, unique=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LeadQuerySet(models.QuerySet):
+    def visible_to(self, user) -> LeadQuerySet:
+        """The one access rule for leads; every view, API and export starts here.
+
+        Admins see every lead; a manager sees every lead of the teams they manage; anybody
+        sees the leads they own. Costs the permission look-up (cached per request).
+        """
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.has_perm("leads.view_all_leads"):
+            return self.all()
+        if user.has_perm("leads.view_team_leads"):
+            return self.filter(Q(owner=user) | Q(team__manager=user))
+        return self.filter(owner=user)
+
+    def open(self) -> LeadQuerySet:
+        return self.filter(stage__in=Lead.OPEN_STAGES)
+
+    def owned_by(self, user) -> LeadQuerySet:
+        return self.filter(owner=user)
+
+
+class Lead(models.Model):
+    class Stage(models.TextChoices):
+        LEAD = "lead", "Lead"
+        PROSPECT = "prospect", "Prospect"
+        CUSTOMER = "customer", "Customer"
+        NURTURE = "nurture", "Nurture"
+        DISQUALIFIED = "disqualified", "Disqualified"
+        LOST = "lost", "Lost"
+
+    # Stages a rep still works on; the others are outcomes.
+    OPEN_STAGES = (Stage.LEAD, Stage.PROSPECT)
+
+    name = models.CharField(max_length=200)
+    # Stored normalised (lower-case email, E.164 phone) so duplicates are found by equality.
+    email = models.EmailField(max_length=254, blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    company = models.CharField(max_length=200, blank=True)
+    title = models.CharField(max_length=200, blank=True)
+    source = models.ForeignKey(LeadSource, on_delete=models.PROTECT, related_name="leads")
+    referred_by = models.CharField(max_length=200, blank=True, help_text="Who sent this lead to us, in words.")
+    team = models.ForeignKey("accounts.Team", on_delete=models.PROTECT, related_name="leads")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_leads", null=True, blank=True
+    )
+    # Written only by leads.services.lead_change_stage, which also records a StageChange.
+    stage = models.CharField(max_length=20, choices=Stage, default=Stage.LEAD)
+    stage_changed_at = models.DateTimeField()
+    received_at = models.DateTimeField()
+    first_contacted_at = models.DateTimeField(null=True, blank=True)
+    last_touched_at = models.DateTimeField(null=True, blank=True)
+    notes = models.TextField(blank=True, max_length=10_000)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = LeadQuerySet.as_manager()
+
+    class Meta:
+        permissions = [
+            ("view_all_leads", "Can see and edit every lead (admin)"),
+            ("view_team_leads", "Can see and edit the leads of the teams one manages"),
+            ("reassign_lead", "Can give a lead to another member of its team"),
+            ("override_gate", "Can move a lead to prospect without a passing call, with a reason"),
+        ]
+        indexes = [
+            # The work queue: a rep's open leads, uncontacted first (oldest first), then by last touch.
+            models.Index(fields=["owner", "stage", "first_contacted_at", "last_touched_at"], name="lead_queue_idx"),
+            models.Index(fields=["team", "stage"], name="lead_team_stage_idx"),
+            models.Index(fields=["received_at"], name="lead_received_idx"),
+            # Duplicate look-ups on create (normalised values, so plain equality).
+            models.Index(fields=["email"], name="lead_email_idx", condition=~Q(email="")),
+            models.Index(fields=["phone"], name="lead_phone_idx", condition=~Q(phone="")),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(first_contacted_at__isnull=True) | Q(first_contacted_at__gte=models.F("received_at")),
+                name="lead_contacted_after_received",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.company})" if self.company else self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("leads:detail", args=[self.pk])
+
+    @property
+    def is_open(self) -> bool:
+        return self.stage in self.OPEN_STAGES
+
+    def is_uncontacted(self) -> bool:
+        return self.first_contacted_at is None
+
+    def waiting_since(self) -> datetime:
+        """When the lead last heard from us (or arrived, if never)."""
+        return self.last_touched_at or self.received_at
+
+
+class StageChange(models.Model):
+    """One move of a lead between stages: the history reports are built from."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="stage_changes")
+    from_stage = models.CharField(max_length=20, choices=Lead.Stage, blank=True)  # blank: the lead was created
+    to_stage = models.CharField(max_length=20, choices=Lead.Stage)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    changed_at = models.DateTimeField()
+    reason = models.TextField(blank=True, max_length=2000)
+    # A manager moved the lead past a gate it did not pass; `reason` says why.
+    is_override = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        indexes = [
+            models.Index(fields=["lead", "-changed_at"], name="stagechange_lead_idx"),
+            models.Index(fields=["to_stage", "changed_at"], name="stagechange_report_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(from_stage=models.F("to_stage")), name="stagechange_moves"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lead_id}: {self.from_stage or '∅'} → {self.to_stage}"
+
+
+class Activity(models.Model):
+    """Something done with a lead: a call, an email, a meeting, or an internal note."""
+
+    class Kind(models.TextChoices):
+        CALL = "call", "Call"
+        EMAIL = "email", "Email"
+        MEETING = "meeting", "Meeting"
+        NOTE = "note", "Note"
+
+    # Kinds that reach the person. A note is internal: it neither contacts nor touches the lead,
+    # so writing one cannot stop the speed-to-lead clock or hide a cooling lead.
+    CONTACT_KINDS = (Kind.CALL, Kind.EMAIL, Kind.MEETING)
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="activities")
+    kind = models.CharField(max_length=10, choices=Kind)
+    outcome = models.CharField(max_length=500)
+    occurred_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name_plural = "activities"
+        indexes = [models.Index(fields=["lead", "-occurred_at"], name="activity_lead_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.outcome[:40]}"
+
+    @property
+    def is_contact(self) -> bool:
+        return self.kind in self.CONTACT_KINDS
+
+
+class Assignment(models.Model):
+    """Who a lead was given to, by whom and why: every change of owner is one row."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="assignments")
+    from_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    to_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    assigned_at = models.DateTimeField()
+    reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-assigned_at", "-id"]
+        indexes = [models.Index(fields=["lead", "-assigned_at"], name="assignment_lead_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.lead_id}: → {self.to_owner_id}"

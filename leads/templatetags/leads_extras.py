@@ -1,0 +1,38 @@
+from django import template
+from django.utils import timezone
+
+from leads.normalize import format_phone
+
+register = template.Library()
+
+STAGE_COLOURS = {
+    "lead": "primary",
+    "prospect": "info",
+    "customer": "success",
+    "nurture": "secondary",
+    "disqualified": "dark",
+    "lost": "danger",
+}
+
+
+@register.filter
+def phone(value: str) -> str:
+    return format_phone(value)
+
+
+@register.inclusion_tag("includes/stage_badge.html")
+def stage_badge(stage: str, label: str):
+    return {"stage": stage, "label": label, "colour": STAGE_COLOURS.get(stage, "secondary")}
+
+
+@register.filter
+def short_age(value) -> str:
+    """“3 min”, “2 h”, “5 d”: compact ages for lists that busy people scan."""
+    if not value:
+        return ""
+    seconds = max(0, int((timezone.now() - value).total_seconds()))
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 86400:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} d"

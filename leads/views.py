@@ -1,0 +1,205 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from . import selectors, services
+from .forms import CONTACT_FIELDS, ActivityForm, LeadFilterForm, LeadForm, ReassignForm, StageChangeForm
+from .models import Lead
+
+PAGE_SIZE = 25
+
+
+def _get_lead_for_user(request: HttpRequest, pk: int) -> Lead:
+    """The lead if the user may see (and so edit) it; 404 otherwise, so nothing leaks."""
+    q = Lead.objects.visible_to(request.user).select_related("source", "owner", "team")
+    return get_object_or_404(q, pk=pk)
+
+
+def _get_lead_for_reassign(request: HttpRequest, pk: int) -> Lead:
+    lead = _get_lead_for_user(request, pk)
+    user = request.user
+    if not user.has_perm("leads.reassign_lead"):
+        raise PermissionDenied
+    if not user.has_perm("leads.view_all_leads") and lead.team.manager_id != user.pk:
+        raise PermissionDenied
+    return lead
+
+
+def _add_service_errors(form, error: ValidationError) -> None:
+    """Put a service's ValidationError on the form: on its field when the form has it."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field, errors in error.error_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+def _detail_ctx(lead: Lead, *, activity_form=None, stage_form=None) -> dict:
+    """The lead page's context; a refused action re-renders it with its bound form."""
+    return {
+        "lead": lead,
+        "timeline": selectors.lead_timeline(lead=lead),
+        "moves": [Lead.Stage(s) for s in services.allowed_moves(lead)],
+        "reason_required": services.REASON_REQUIRED,
+        "activity_form": activity_form or ActivityForm(),
+        "stage_form": stage_form,
+    }
+
+
+class KnownCountPaginator(Paginator):
+    """A paginator given its total, so the page costs no extra COUNT query."""
+
+    def __init__(self, object_list, per_page, *, count: int):
+        super().__init__(object_list, per_page)
+        self.__dict__["count"] = count
+
+
+@login_required
+def queue(request: HttpRequest) -> HttpResponse:
+    form = LeadFilterForm(request.GET or None, user=request.user)
+    filters = selectors.LeadFilters()
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        filters = selectors.LeadFilters(
+            q=data["q"],
+            stage=data["stage"] or selectors.STAGE_FILTER_OPEN,
+            source_id=data["source"].pk if data["source"] else None,
+            owner_id=data["owner"].pk if data.get("owner") else None,
+        )
+    counts = selectors.lead_stage_counts(user=request.user, filters=filters)
+    q = selectors.lead_list_needing_attention(user=request.user, filters=filters)
+    paginator = KnownCountPaginator(q, PAGE_SIZE, count=counts[filters.stage])
+    page = paginator.get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    ctx = {
+        "form": form,
+        "filters": filters,
+        "counts": counts,
+        "page": page,
+        "leads": list(page.object_list),
+        "querystring": params.urlencode(),
+        "stage_tabs": [
+            (value, label, counts[value])
+            for value, label in [
+                (selectors.STAGE_FILTER_OPEN, "Open"),
+                *Lead.Stage.choices,
+                (selectors.STAGE_FILTER_ALL, "All"),
+            ]
+        ],
+    }
+    return render(request, "leads/queue.html", ctx)
+
+
+@login_required
+def create(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm("leads.add_lead"):
+        raise PermissionDenied
+    form = LeadForm(request.POST or None, user=request.user, creating=True)
+    duplicates: list[Lead] = []
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        duplicates = selectors.lead_find_duplicates(email=data["email"], phone=data["phone"])
+        if duplicates and not data["confirm_duplicate"]:
+            form.add_error(None, "A lead with this email or phone already exists. Open it, or confirm below.")
+        else:
+            try:
+                lead = services.lead_create(
+                    by=request.user,
+                    team=data["team"],
+                    owner=data.get("owner") or request.user,
+                    **{f: data[f] for f in CONTACT_FIELDS},
+                )
+            except ValidationError as e:
+                _add_service_errors(form, e)
+            else:
+                messages.success(request, f"Lead “{lead.name}” saved.")
+                return redirect(lead)
+    visible_ids = set(
+        Lead.objects.visible_to(request.user).filter(pk__in=[d.pk for d in duplicates]).values_list("pk", flat=True)
+    )
+    ctx = {"form": form, "duplicates": duplicates, "visible_duplicate_ids": visible_ids}
+    return render(request, "leads/lead_form.html", ctx)
+
+
+@login_required
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = _get_lead_for_user(request, pk)
+    return render(request, "leads/lead_detail.html", _detail_ctx(lead))
+
+
+@login_required
+def edit(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = _get_lead_for_user(request, pk)
+    form = LeadForm(request.POST or None, instance=lead, user=request.user, creating=False)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.lead_update(lead=lead, by=request.user, **{f: form.cleaned_data[f] for f in CONTACT_FIELDS})
+        except ValidationError as e:
+            _add_service_errors(form, e)
+        else:
+            messages.success(request, "Lead updated.")
+            return redirect(lead)
+    return render(request, "leads/lead_form.html", {"form": form, "lead": lead})
+
+
+@login_required
+@require_POST
+def change_stage(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = _get_lead_for_user(request, pk)
+    form = StageChangeForm(request.POST)
+    if form.is_valid():
+        to_stage = form.cleaned_data["to_stage"]
+        try:
+            services.lead_change_stage(
+                lead=lead, to_stage=to_stage, by=request.user, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as e:
+            _add_service_errors(form, e)
+        else:
+            messages.success(request, f"Moved to {Lead.Stage(to_stage).label}.")
+            return redirect(lead)
+    return render(request, "leads/lead_detail.html", _detail_ctx(lead, stage_form=form), status=400)
+
+
+@login_required
+@require_POST
+def log_activity(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = _get_lead_for_user(request, pk)
+    form = ActivityForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.activity_log(
+                lead=lead, by=request.user, kind=data["kind"], outcome=data["outcome"], occurred_at=data["occurred_at"]
+            )
+        except ValidationError as e:
+            _add_service_errors(form, e)
+        else:
+            messages.success(request, "Activity logged.")
+            return redirect(lead)
+    return render(request, "leads/lead_detail.html", _detail_ctx(lead, activity_form=form), status=400)
+
+
+@login_required
+def reassign(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = _get_lead_for_reassign(request, pk)
+    members = selectors.team_members_for_lead(lead=lead)
+    form = ReassignForm(request.POST or None, members=members, initial={"owner": lead.owner_id})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.lead_reassign(
+                lead=lead, to_owner=form.cleaned_data["owner"], by=request.user, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as e:
+            _add_service_errors(form, e)
+        else:
+            messages.success(request, f"{lead.name} now belongs to {form.cleaned_data['owner']}.")
+            return redirect(lead)
+    return render(request, "leads/reassign.html", {"form": form, "lead": lead})

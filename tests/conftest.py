@@ -1,0 +1,93 @@
+"""Shared fixtures. Personas follow healthchecks' alice/bob/charlie:
+
+- `rep` owns leads in `team`; `teammate` is another rep of the same team;
+- `manager` runs `team`; `other_manager` runs `other_team`, where `other_rep` works;
+- `admin_user` has the admin role.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from accounts import roles
+from tests.factories import make_lead, make_source, make_team, make_user
+
+# In CI every service a test needs must be there: a missing one fails the test instead of skipping it.
+REQUIRE_SERVICES = os.environ.get("LEADFLOW_REQUIRE_SERVICES", "") in ("1", "true", "yes")
+
+
+def skip_or_fail(reason: str) -> None:
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{reason} (LEADFLOW_REQUIRE_SERVICES=1: a missing service is a failure)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Personas are created in every test; the real hasher would dominate the suite's time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _postgres_marker(request):
+    if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
+        skip_or_fail("needs PostgreSQL: set DATABASE_URL=postgres://…")
+
+
+@pytest.fixture
+def rep(db):
+    return make_user("rita", role=roles.REP, first_name="Rita", last_name="Rep")
+
+
+@pytest.fixture
+def teammate(db):
+    return make_user("tom", role=roles.REP, first_name="Tom", last_name="Teammate")
+
+
+@pytest.fixture
+def manager(db):
+    return make_user("mona", role=roles.MANAGER, first_name="Mona", last_name="Manager")
+
+
+@pytest.fixture
+def other_manager(db):
+    return make_user("otto", role=roles.MANAGER, first_name="Otto", last_name="Other")
+
+
+@pytest.fixture
+def other_rep(db):
+    return make_user("olga", role=roles.REP, first_name="Olga", last_name="Other")
+
+
+@pytest.fixture
+def admin_user(db):
+    return make_user("ada", role=roles.ADMIN, first_name="Ada", last_name="Admin", is_staff=True)
+
+
+@pytest.fixture
+def team(rep, teammate, manager):
+    return make_team("North", manager=manager, members=[rep, teammate])
+
+
+@pytest.fixture
+def other_team(other_manager, other_rep):
+    return make_team("South", manager=other_manager, members=[other_rep])
+
+
+@pytest.fixture
+def source(db):
+    return make_source("Website")
+
+
+@pytest.fixture
+def lead(rep, team, source):
+    """Rita's lead, received a day ago and not contacted yet."""
+    received = timezone.now() - timedelta(days=1)
+    return make_lead(
+        owner=rep, team=team, source=source, name="Lena Lead", email="lena@example.com", received_at=received
+    )

@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from leads import services
+from leads.models import Lead, StageChange
+
+S = Lead.Stage
+
+# (from, to) pairs PRODUCT.md draws; everything else must be refused.
+LEGAL = {
+    (S.LEAD, S.PROSPECT),
+    (S.LEAD, S.DISQUALIFIED),
+    (S.LEAD, S.NURTURE),
+    (S.PROSPECT, S.CUSTOMER),
+    (S.PROSPECT, S.LOST),
+    (S.PROSPECT, S.DISQUALIFIED),
+    (S.PROSPECT, S.NURTURE),
+    (S.NURTURE, S.LEAD),
+}
+# How to reach each stage from a fresh lead, as a manager.
+PATH_TO = {
+    S.LEAD: [],
+    S.PROSPECT: [S.PROSPECT],
+    S.CUSTOMER: [S.PROSPECT, S.CUSTOMER],
+    S.NURTURE: [S.NURTURE],
+    S.DISQUALIFIED: [S.DISQUALIFIED],
+    S.LOST: [S.PROSPECT, S.LOST],
+}
+
+
+def bring_to(lead: Lead, stage: str, by) -> None:
+    for step in PATH_TO[stage]:
+        services.lead_change_stage(lead=lead, to_stage=step, by=by, reason="setting up")
+
+
+@pytest.mark.parametrize(("from_stage", "to_stage"), sorted(LEGAL))
+def test_it_makes_every_legal_move_and_records_it(lead, manager, from_stage, to_stage):
+    bring_to(lead, from_stage, manager)
+    before = StageChange.objects.filter(lead=lead).count()
+
+    change = services.lead_change_stage(lead=lead, to_stage=to_stage, by=manager, reason="because")
+
+    lead.refresh_from_db()
+    assert lead.stage == to_stage
+    assert StageChange.objects.filter(lead=lead).count() == before + 1
+    assert (change.from_stage, change.to_stage, change.changed_by, change.reason) == (
+        from_stage,
+        to_stage,
+        manager,
+        "because",
+    )
+
+
+ILLEGAL = [(f, t) for f in S.values for t in S.values if f != t and (f, t) not in LEGAL]
+
+
+@pytest.mark.parametrize(("from_stage", "to_stage"), ILLEGAL)
+def test_it_refuses_every_illegal_move_and_changes_nothing(lead, manager, from_stage, to_stage):
+    bring_to(lead, from_stage, manager)
+    before = StageChange.objects.filter(lead=lead).count()
+
+    with pytest.raises(ValidationError) as exc:
+        services.lead_change_stage(lead=lead, to_stage=to_stage, by=manager, reason="because")
+
+    assert "cannot move to" in exc.value.message_dict["to_stage"][0]
+    lead.refresh_from_db()
+    assert lead.stage == from_stage
+    assert StageChange.objects.filter(lead=lead).count() == before
+
+
+def test_it_refuses_a_move_to_the_same_stage(lead, manager):
+    with pytest.raises(ValidationError):
+        services.lead_change_stage(lead=lead, to_stage=S.LEAD, by=manager)
+
+
+def test_it_refuses_an_unknown_stage(lead, manager):
+    with pytest.raises(ValidationError):
+        services.lead_change_stage(lead=lead, to_stage="won-ish", by=manager)
+
+
+@pytest.mark.parametrize("to_stage", [S.DISQUALIFIED, S.LOST])
+@pytest.mark.parametrize("reason", ["", "   "])
+def test_it_requires_a_reason_to_disqualify_or_lose(lead, manager, to_stage, reason):
+    if to_stage == S.LOST:
+        bring_to(lead, S.PROSPECT, manager)
+
+    with pytest.raises(ValidationError) as exc:
+        services.lead_change_stage(lead=lead, to_stage=to_stage, by=manager, reason=reason)
+
+    assert "reason" in exc.value.message_dict
+    lead.refresh_from_db()
+    assert lead.stage != to_stage
+
+
+def test_it_records_the_creation_as_the_first_history_row(lead, rep):
+    (first,) = StageChange.objects.filter(lead=lead)
+    assert (first.from_stage, first.to_stage, first.changed_by) == ("", S.LEAD, rep)
+    assert first.changed_at == lead.received_at
+
+
+def test_it_refuses_prospect_to_a_rep_for_now(lead, rep):
+    with pytest.raises(ValidationError) as exc:
+        services.lead_change_stage(lead=lead, to_stage=S.PROSPECT, by=rep, reason="they are keen")
+
+    assert "Only a manager" in exc.value.message_dict["to_stage"][0]
+    lead.refresh_from_db()
+    assert lead.stage == S.LEAD
+
+
+def test_it_lets_a_manager_open_the_gate_with_a_reason_recorded_as_override(lead, manager):
+    change = services.lead_change_stage(lead=lead, to_stage=S.PROSPECT, by=manager, reason="CEO confirmed budget")
+    assert change.is_override
+    assert change.reason == "CEO confirmed budget"
+
+
+def test_it_refuses_a_manager_gate_move_without_reason(lead, manager):
+    with pytest.raises(ValidationError) as exc:
+        services.lead_change_stage(lead=lead, to_stage=S.PROSPECT, by=manager, reason="")
+    assert "reason" in exc.value.message_dict
+
+
+def test_it_uses_the_stage_the_database_holds_not_a_stale_copy(lead, manager):
+    stale = Lead.objects.get(pk=lead.pk)
+    services.lead_change_stage(lead=lead, to_stage=S.DISQUALIFIED, by=manager, reason="spam")
+
+    with pytest.raises(ValidationError):
+        services.lead_change_stage(lead=stale, to_stage=S.NURTURE, by=manager)
+
+    assert Lead.objects.get(pk=lead.pk).stage == S.DISQUALIFIED
