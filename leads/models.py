@@ -74,6 +74,15 @@ class Lead(models.Model):
     first_contacted_at = models.DateTimeField(null=True, blank=True)
     last_touched_at = models.DateTimeField(null=True, blank=True)
     notes = models.TextField(blank=True, max_length=10_000)
+    # A lead that came through someone we already know (often a disqualified lead we helped).
+    referred_by_lead = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="referrals"
+    )
+    # Nurture: when the lead comes back to its owner's queue as a lead.
+    nurture_until = models.DateTimeField(null=True, blank=True)
+    # Denormalised: due time of the lead's earliest pending follow-up, kept by followups.services
+    # so queues sort and flag "no next step" without a join.
+    next_followup_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
