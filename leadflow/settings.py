@@ -153,7 +153,8 @@ PHONE_DEFAULT_REGION = os.environ.get("PHONE_DEFAULT_REGION", "US")
 
 # --- Static files: our own in static/, front-end libraries straight from node_modules -----------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+# collectstatic's target, used in production only (elsewhere WhiteNoise serves from the finders).
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "var" / "staticfiles")) if PRODUCTION else None
 NODE_MODULES = BASE_DIR / "node_modules"
 STATICFILES_DIRS = [
     BASE_DIR / "static",

@@ -101,7 +101,7 @@ def queue(request: HttpRequest) -> HttpResponse:
 def create(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("leads.add_lead"):
         raise PermissionDenied
-    form = LeadForm(request.POST or None, user=request.user, creating=True)
+    form = LeadForm(request.POST if request.method == "POST" else None, user=request.user, creating=True)
     duplicates: list[Lead] = []
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -137,7 +137,9 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def edit(request: HttpRequest, pk: int) -> HttpResponse:
     lead = _get_lead_for_user(request, pk)
-    form = LeadForm(request.POST or None, instance=lead, user=request.user, creating=False)
+    form = LeadForm(
+        request.POST if request.method == "POST" else None, instance=lead, user=request.user, creating=False
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.lead_update(lead=lead, by=request.user, **{f: form.cleaned_data[f] for f in CONTACT_FIELDS})
@@ -191,7 +193,9 @@ def log_activity(request: HttpRequest, pk: int) -> HttpResponse:
 def reassign(request: HttpRequest, pk: int) -> HttpResponse:
     lead = _get_lead_for_reassign(request, pk)
     members = selectors.team_members_for_lead(lead=lead)
-    form = ReassignForm(request.POST or None, members=members, initial={"owner": lead.owner_id})
+    form = ReassignForm(
+        request.POST if request.method == "POST" else None, members=members, initial={"owner": lead.owner_id}
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.lead_reassign(
