@@ -122,6 +122,8 @@ class StageChangeForm(forms.Form):
 
 
 class ActivityForm(forms.ModelForm):
+    # A call is what reps log most; no empty choice to trip over.
+    kind = forms.ChoiceField(choices=Activity.Kind.choices, initial=Activity.Kind.CALL)
     occurred_at = forms.DateTimeField(
         required=False,
         label="When",
