@@ -11,8 +11,9 @@ MANAGER = "manager"
 ADMIN = "admin"
 ROLES = (REP, MANAGER, ADMIN)
 
-# Permission codenames ("app_label.codename") each role holds. Later apps extend these maps
-# in their own migrations with `grant`.
+# Permission codenames ("app_label.codename") each role holds: the one list. Migrations (and
+# tests that flush the database) apply it with `sync_roles`; an app that adds permissions adds
+# them here and ships a migration that calls `sync_roles`.
 REP_PERMS = [
     "leads.view_lead",
     "leads.add_lead",
@@ -43,19 +44,33 @@ ADMIN_PERMS = [
 ]
 
 
-def grant(apps, role: str, perm_names: list[str]) -> None:
-    """Add permissions to a role's group. For use inside data migrations."""
+ROLE_PERMS: dict[str, list[str]] = {REP: REP_PERMS, MANAGER: MANAGER_PERMS, ADMIN: ADMIN_PERMS}
+
+
+def sync_roles(apps) -> None:
+    """Create the role groups and grant them ROLE_PERMS. Idempotent.
+
+    Works with a migration's historical `apps` and with the real registry. Permissions of apps
+    not migrated yet are skipped: their own migration calls this again.
+    """
     from django.contrib.auth.management import create_permissions
 
     # Permissions are normally created after all migrations ran; make sure they exist now.
     for app_config in apps.get_app_configs():
-        app_config.models_module = True
+        # A migration's AppConfigStub has no models_module; create_permissions skips apps without one.
+        had_models = getattr(app_config, "models_module", None)
+        app_config.models_module = had_models or True
         create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
+        app_config.models_module = had_models
 
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
-    group, _ = Group.objects.get_or_create(name=role)
-    for name in perm_names:
-        app_label, codename = name.split(".")
-        group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    for role, names in ROLE_PERMS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        wanted = {tuple(name.split(".")) for name in names}
+        perms = [
+            p
+            for p in Permission.objects.select_related("content_type")
+            if (p.content_type.app_label, p.codename) in wanted
+        ]
+        group.permissions.add(*perms)

@@ -1,12 +1,10 @@
 from django.db import migrations
 
-from accounts.roles import ADMIN, ADMIN_PERMS, MANAGER, MANAGER_PERMS, REP, REP_PERMS, grant
+from accounts.roles import sync_roles
 
 
 def create_roles(apps, schema_editor):
-    grant(apps, REP, REP_PERMS)
-    grant(apps, MANAGER, MANAGER_PERMS)
-    grant(apps, ADMIN, ADMIN_PERMS)
+    sync_roles(apps)
 
 
 class Migration(migrations.Migration):

@@ -41,6 +41,16 @@ def browser_type_launch_args(browser_type_launch_args):
     }
 
 
+@pytest.fixture(autouse=True)
+def _roles(transactional_db):
+    """The flush between committed tests empties the groups the migrations made; put them back."""
+    from django.apps import apps
+
+    from accounts.roles import sync_roles
+
+    sync_roles(apps)
+
+
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
     # A common laptop screen.

@@ -8,9 +8,8 @@ from django.core.management import call_command
 from leads.models import Lead
 from tests.e2e.conftest import login
 
-# serialized_rollback: the live server needs committed data, and the roles created by migrations
-# must survive the flush between tests.
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+# The live server reads committed data, so these tests commit (and the database is flushed after each).
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
