@@ -41,6 +41,7 @@ ADMIN_PERMS = [
     "accounts.add_membership",
     "accounts.change_membership",
     "accounts.delete_membership",
+    "audit.view_auditevent",
 ]
 
 

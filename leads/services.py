@@ -11,6 +11,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Team, User
+from audit.models import AuditEvent
+from audit.services import audit_record
 
 from .models import Activity, Assignment, Lead, LeadSource, StageChange
 from .normalize import normalize_email, normalize_phone
@@ -199,6 +201,13 @@ def lead_change_stage(
         reason=reason,
         is_override=is_override,
     )
+    if is_override:
+        audit_record(
+            actor=by,
+            action=AuditEvent.Action.GATE_OVERRIDE,
+            lead=locked,
+            summary=f"{locked.name}: {from_stage} → {to_stage} — {reason}",
+        )
     lead.stage, lead.stage_changed_at = to_stage, at
     return change
 
@@ -215,7 +224,7 @@ def lead_reassign(*, lead: Lead, to_owner: User, by: User, reason: str = "") -> 
     from_owner_id = locked.owner_id
     Lead.objects.filter(pk=locked.pk).update(owner=to_owner)
     lead.owner = to_owner
-    return Assignment.objects.create(
+    assignment = Assignment.objects.create(
         lead=locked,
         from_owner_id=from_owner_id,
         to_owner=to_owner,
@@ -223,6 +232,14 @@ def lead_reassign(*, lead: Lead, to_owner: User, by: User, reason: str = "") -> 
         assigned_at=timezone.now(),
         reason=(reason or "").strip() or "reassigned",
     )
+    audit_record(
+        actor=by,
+        action=AuditEvent.Action.REASSIGN,
+        lead=locked,
+        summary=f"{locked.name}: → {to_owner} ({assignment.reason})",
+        data={"from_owner": from_owner_id, "to_owner": to_owner.pk},
+    )
+    return assignment
 
 
 @transaction.atomic
