@@ -119,3 +119,9 @@ def test_the_audit_log_is_readable_by_admins_only(client, admin_user, manager):
     assert client.get("/admin/audit/auditevent/").status_code == 302  # not staff
     client.force_login(admin_user)
     assert client.get("/admin/audit/auditevent/").status_code == 200
+
+
+def test_an_absurdly_long_username_is_a_field_error_not_a_500(client, db):
+    response = client.post(reverse("login"), {"username": "a" * 5000, "password": "x"})
+    assert response.status_code == 200
+    assert "username" in response.context["form"].errors
