@@ -40,6 +40,18 @@ def _postgres_marker(request):
 
 
 @pytest.fixture
+def committed_db(transactional_db):
+    """For tests whose data must really be committed: a live server, worker processes, a killed
+    connection. The flush between such tests empties the groups the migrations made; put them back.
+    Request it before the personas."""
+    from django.apps import apps
+
+    from accounts.roles import sync_roles
+
+    sync_roles(apps)
+
+
+@pytest.fixture
 def rep(db):
     return make_user("rita", role=roles.REP, first_name="Rita", last_name="Rep")
 

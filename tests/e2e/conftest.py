@@ -42,13 +42,8 @@ def browser_type_launch_args(browser_type_launch_args):
 
 
 @pytest.fixture(autouse=True)
-def _roles(transactional_db):
-    """The flush between committed tests empties the groups the migrations made; put them back."""
-    from django.apps import apps
-
-    from accounts.roles import sync_roles
-
-    sync_roles(apps)
+def _committed(committed_db):
+    """The live server reads committed data."""
 
 
 @pytest.fixture(scope="session")
