@@ -31,11 +31,10 @@ REASON_REQUIRED = frozenset({Stage.DISQUALIFIED, Stage.LOST})
 
 MSG_ILLEGAL_MOVE = "A lead in stage “{from_}” cannot move to “{to}”. Allowed: {allowed}."
 MSG_REASON_REQUIRED = "Say why the lead is {to}: the reason is kept in its history and in the reports."
-MSG_GATE_MANAGER_ONLY = (
-    "Only a manager can move a lead to prospect for now, with a written reason "
-    "(the discovery-call criteria will replace this gate)."
-)
+MSG_GATE_REFUSED = "Not sales-ready yet under criteria v{version}; what is missing:"
+MSG_GATE_REFUSED_NO_CRITERIA = "Not sales-ready yet:"
 MSG_OVERRIDE_REASON = "A manager override needs a written reason."
+MSG_OVERRIDE_NOT_ALLOWED = "Only a manager can override the sales-ready gate."
 MSG_OWNER_NOT_IN_TEAM = "{owner} is not a member of team {team}."
 MSG_NOT_ALLOWED_REASSIGN = "You cannot reassign leads."
 MSG_INACTIVE_SOURCE = "This source is no longer in use; pick another."
@@ -75,6 +74,7 @@ def lead_create(
     referred_by: str = "",
     notes: str = "",
     received_at: datetime | None = None,
+    referred_by_lead: Lead | None = None,
 ) -> Lead:
     """Save a new lead in stage `lead` with its first history row.
 
@@ -103,6 +103,7 @@ def lead_create(
         title=title.strip(),
         source=source,
         referred_by=referred_by.strip(),
+        referred_by_lead=referred_by_lead,
         team=team,
         owner=owner,
         stage=Stage.LEAD,
@@ -161,8 +162,11 @@ def lead_change_stage(
     1. Lock the lead row, so two people moving it at once are serialised and the second
        sees the first's result (and is refused if its move is no longer legal).
     2. Refuse moves outside ALLOWED_MOVES and moves that need a reason and have none.
-    3. Apply the prospect gate: for now a manager-only move with a written reason, recorded
-       as an override.
+    3. Apply the prospect gate: the lead's latest discovery call must pass the current
+       sales-ready criteria. If it does not, a user with `leads.override_gate` (a manager) may
+       pass it with `override=True` and a written reason, recorded as an override; anybody
+       else is refused with the failing rules' sentences. Either way the move records the
+       criteria version and the evaluation as they were, so later criteria never rewrite it.
     4. Write the stage and a StageChange row (who, when, from, to, reason) in one transaction.
     """
     at = at or timezone.now()
@@ -180,12 +184,30 @@ def lead_change_stage(
         raise ValidationError({"reason": MSG_REASON_REQUIRED.format(to=Stage(to_stage).label.lower())})
 
     is_override = False
+    criteria_version_id = None
+    evaluation = None
     if from_stage == Stage.LEAD and to_stage == Stage.PROSPECT:
-        if by is None or not by.has_perm("leads.override_gate"):
-            raise ValidationError({"to_stage": MSG_GATE_MANAGER_ONLY}, code="gate")
-        if not reason:
-            raise ValidationError({"reason": MSG_OVERRIDE_REASON})
-        is_override = True
+        # Imported here: qualification builds on leads, not the other way round.
+        from qualification.selectors import gate_check
+
+        gate = gate_check(lead=locked)
+        criteria_version_id = gate.criteria.id if gate.criteria else None
+        evaluation = gate.evaluation.as_json() if gate.evaluation else None
+        if not gate.passed:
+            if not override or by is None or not by.has_perm("leads.override_gate"):
+                # One message per failing rule, so pages and APIs can list them.
+                messages = [
+                    MSG_GATE_REFUSED.format(version=gate.criteria.number)
+                    if gate.criteria
+                    else MSG_GATE_REFUSED_NO_CRITERIA,
+                    *gate.refusal_messages(),
+                ]
+                if override:
+                    messages.insert(0, MSG_OVERRIDE_NOT_ALLOWED)
+                raise ValidationError({"to_stage": messages}, code="gate")
+            if not reason:
+                raise ValidationError({"reason": MSG_OVERRIDE_REASON})
+            is_override = True
     elif override:
         raise ValueError("override only applies to the lead → prospect gate")
 
@@ -198,6 +220,8 @@ def lead_change_stage(
         changed_at=at,
         reason=reason,
         is_override=is_override,
+        criteria_version_id=criteria_version_id,
+        evaluation=evaluation,
     )
     lead.stage, lead.stage_changed_at = to_stage, at
     return change

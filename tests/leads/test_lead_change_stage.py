@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 
 from leads import services
 from leads.models import Lead, StageChange
+from tests.factories import make_call, make_criteria
 
 S = Lead.Stage
 
@@ -19,7 +20,7 @@ LEGAL = {
     (S.PROSPECT, S.NURTURE),
     (S.NURTURE, S.LEAD),
 }
-# How to reach each stage from a fresh lead, as a manager.
+# How to reach each stage from a fresh lead, as a manager (past the prospect gate by override).
 PATH_TO = {
     S.LEAD: [],
     S.PROSPECT: [S.PROSPECT],
@@ -32,12 +33,17 @@ PATH_TO = {
 
 def bring_to(lead: Lead, stage: str, by) -> None:
     for step in PATH_TO[stage]:
-        services.lead_change_stage(lead=lead, to_stage=step, by=by, reason="setting up")
+        services.lead_change_stage(
+            lead=lead, to_stage=step, by=by, reason="setting up", override=step == S.PROSPECT
+        )
 
 
 @pytest.mark.parametrize(("from_stage", "to_stage"), sorted(LEGAL))
 def test_it_makes_every_legal_move_and_records_it(lead, manager, from_stage, to_stage):
     bring_to(lead, from_stage, manager)
+    if (from_stage, to_stage) == (S.LEAD, S.PROSPECT):
+        make_criteria()
+        make_call(lead=lead)
     before = StageChange.objects.filter(lead=lead).count()
 
     change = services.lead_change_stage(lead=lead, to_stage=to_stage, by=manager, reason="because")
@@ -51,6 +57,7 @@ def test_it_makes_every_legal_move_and_records_it(lead, manager, from_stage, to_
         manager,
         "because",
     )
+    assert not change.is_override
 
 
 ILLEGAL = [(f, t) for f in S.values for t in S.values if f != t and (f, t) not in LEGAL]
@@ -100,24 +107,27 @@ def test_it_records_the_creation_as_the_first_history_row(lead, rep):
     assert first.changed_at == lead.received_at
 
 
-def test_it_refuses_prospect_to_a_rep_for_now(lead, rep):
+def test_it_refuses_prospect_without_a_passing_call(lead, rep):
+    make_criteria()
     with pytest.raises(ValidationError) as exc:
         services.lead_change_stage(lead=lead, to_stage=S.PROSPECT, by=rep, reason="they are keen")
 
-    assert "Only a manager" in exc.value.message_dict["to_stage"][0]
+    assert "No discovery call" in " ".join(exc.value.message_dict["to_stage"])
     lead.refresh_from_db()
     assert lead.stage == S.LEAD
 
 
-def test_it_lets_a_manager_open_the_gate_with_a_reason_recorded_as_override(lead, manager):
-    change = services.lead_change_stage(lead=lead, to_stage=S.PROSPECT, by=manager, reason="CEO confirmed budget")
+def test_it_lets_a_manager_override_the_gate_with_a_reason_recorded_as_override(lead, manager):
+    change = services.lead_change_stage(
+        lead=lead, to_stage=S.PROSPECT, by=manager, reason="CEO confirmed budget", override=True
+    )
     assert change.is_override
     assert change.reason == "CEO confirmed budget"
 
 
-def test_it_refuses_a_manager_gate_move_without_reason(lead, manager):
+def test_it_refuses_a_manager_override_without_reason(lead, manager):
     with pytest.raises(ValidationError) as exc:
-        services.lead_change_stage(lead=lead, to_stage=S.PROSPECT, by=manager, reason="")
+        services.lead_change_stage(lead=lead, to_stage=S.PROSPECT, by=manager, reason="", override=True)
     assert "reason" in exc.value.message_dict
 
 
