@@ -28,7 +28,7 @@ class CriteriaRuleFormSet(forms.BaseInlineFormSet):
         max_score = sum(r.get("points") or 0 for r in rows if not r.get("required"))
         threshold = self.instance.threshold or 0
         if threshold > max_score:
-            raise ValidationError(services.MSG_THRESHOLD_UNREACHABLE.format(max=max_score))
+            raise ValidationError(services.MSG_THRESHOLD_UNREACHABLE.format(max=services.points_text(max_score)))
 
 
 class CriteriaRuleInline(admin.TabularInline):

@@ -230,7 +230,7 @@ def _budget_min(rule: Rule, call: CallLike) -> tuple[bool, str]:
     budget = format_money(call.budget_amount, call.budget_currency)
     if call.budget_currency != rule.currency:
         return False, (
-            f"Budget {budget} is in {call.budget_currency or 'no currency'}, the minimum is {minimum}: "
+            f"Budget {budget} cannot be compared with the {minimum} minimum: "
             f"we do not convert currencies, ask for the budget in {rule.currency}."
         )
     if call.budget_amount < (rule.min_amount or 0):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, time
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -25,6 +26,13 @@ def _to_bool(value: str) -> bool | None:
 
 def _from_bool(value: bool | None) -> str:
     return {True: YES, False: NO}.get(value, UNKNOWN)
+
+
+def _plain(amount: Decimal | None) -> Decimal | None:
+    """12000.00 → 12000, so a pre-filled amount reads like what was typed."""
+    if amount is not None and amount == amount.to_integral_value():
+        return amount.quantize(Decimal(1))
+    return amount
 
 
 def tri_state(label: str, help_text: str = "") -> forms.TypedChoiceField:
@@ -71,12 +79,14 @@ class DiscoveryCallForm(forms.ModelForm):
     budget_status = forms.ChoiceField(
         label="Have they set aside a budget for this?",
         choices=DiscoveryCall.Budget.choices,
+        initial=DiscoveryCall.Budget.UNKNOWN,
         widget=forms.RadioSelect(attrs={"data-toggles": "budget"}),
         help_text="Ask for a range if they hesitate. “We don't know” is an answer: choose “not known yet”, never 0.",
     )
     timeline_status = forms.ChoiceField(
         label="When do they need it solved?",
         choices=DiscoveryCall.Timeline.choices,
+        initial=DiscoveryCall.Timeline.UNKNOWN,
         widget=forms.RadioSelect(attrs={"data-toggles": "timeline"}),
         help_text="A date they are working towards (an event, a season, a deadline), not one we suggest.",
     )
@@ -147,6 +157,7 @@ class DiscoveryCallForm(forms.ModelForm):
             for name in CARRIED_OVER:
                 value = getattr(previous, name)
                 initial[name] = _from_bool(value) if name in TRI_STATE_FIELDS else value
+            initial["budget_amount"] = _plain(previous.budget_amount)
         elif criteria is not None:
             # First call: offer the criteria's currency, so the minimum-budget rule can compare.
             currency = next((r.currency for r in criteria.rules if r.currency), "")
@@ -284,7 +295,7 @@ def rule_initial(criteria: Criteria | None, suggested: list[dict[str, Any]]) -> 
             row |= {
                 "mode": RuleForm.REQUIRED if rule["required"] else RuleForm.WEIGHTED,
                 "points": rule.get("points") or None,
-                "min_amount": rule.get("min_amount"),
+                "min_amount": _plain(rule.get("min_amount")),
                 "currency": rule.get("currency") or "",
                 "max_days": rule.get("max_days"),
             }

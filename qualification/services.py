@@ -40,7 +40,7 @@ MSG_NEXT_STEP_WITHOUT_TEXT = "Say what the next step is."
 
 MSG_NO_RULES = "Use at least one rule."
 MSG_DUPLICATE_KIND = "Each rule can be used once per version."
-MSG_THRESHOLD_UNREACHABLE = "The weighted rules give at most {max} points: the threshold cannot be above that."
+MSG_THRESHOLD_UNREACHABLE = "The weighted rules give at most {max}: the points needed cannot be more."
 MSG_STALE_VERSION = "Version {current} was published since you opened this page: review it, then save again."
 MSG_PUBLISH_CONFLICT = "Someone published a version at the same moment: reload the page and save again."
 MSG_NOT_ALLOWED_CRITERIA = "Only admins can change the sales-ready criteria."
@@ -209,6 +209,10 @@ def _schedule_next_step(call: DiscoveryCall) -> None:
 # --- Criteria ------------------------------------------------------------------------------------
 
 
+def points_text(n: int) -> str:
+    return f"{n} point{'' if n == 1 else 's'}"
+
+
 def _rule_key(rule: CriteriaRule) -> tuple:
     return (rule.kind, rule.required, rule.points, rule.min_amount, rule.currency or "", rule.max_days)
 
@@ -263,7 +267,7 @@ def criteria_publish(
             ) from None
     max_score = sum(r.points for r in candidates if not r.required)
     if threshold < 0 or threshold > max_score:
-        raise ValidationError({"threshold": MSG_THRESHOLD_UNREACHABLE.format(max=max_score)})
+        raise ValidationError({"threshold": MSG_THRESHOLD_UNREACHABLE.format(max=points_text(max_score))})
 
     if current is not None:
         existing = list(current.rules.all())

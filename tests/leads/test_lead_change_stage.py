@@ -33,9 +33,7 @@ PATH_TO = {
 
 def bring_to(lead: Lead, stage: str, by) -> None:
     for step in PATH_TO[stage]:
-        services.lead_change_stage(
-            lead=lead, to_stage=step, by=by, reason="setting up", override=step == S.PROSPECT
-        )
+        services.lead_change_stage(lead=lead, to_stage=step, by=by, reason="setting up", override=step == S.PROSPECT)
 
 
 @pytest.mark.parametrize(("from_stage", "to_stage"), sorted(LEGAL))
