@@ -233,6 +233,18 @@ class RuleForm(forms.Form):
         required=False, min_value=1, max_value=3650, label="Days", widget=forms.NumberInput(SMALL_INPUT)
     )
 
+    def clean(self) -> dict[str, Any]:
+        # The rule's own checks (CriteriaRule.clean), here too so the row that is wrong is marked.
+        data = super().clean()
+        rule = self.as_rule() if not self.errors else None
+        if rule is not None:
+            try:
+                CriteriaRule(**rule).clean()
+            except forms.ValidationError as e:
+                for field, messages in e.message_dict.items():
+                    self.add_error(field if field in self.fields else None, messages)
+        return data
+
     def kind_value(self) -> str:
         return str(self["kind"].value() or "")
 

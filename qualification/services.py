@@ -17,7 +17,7 @@ from accounts.models import User
 from leads.models import Activity, Lead, StageChange
 from leads.services import FUTURE_TOLERANCE, activity_log, lead_change_stage
 
-from .evaluation import criteria_snapshot, evaluate
+from .evaluation import evaluate
 from .models import CriteriaRule, CriteriaVersion, DiscoveryCall, DisqualificationReason, HelpfulClose
 from .selectors import criteria_current
 
@@ -293,11 +293,6 @@ def criteria_publish(
         rule.version = version
     CriteriaRule.objects.bulk_create(candidates)
     return version
-
-
-def criteria_as_snapshot(version: CriteriaVersion):
-    """The pure-evaluation view of a stored version (costs one query for its rules)."""
-    return criteria_snapshot(version, version.rules.all())
 
 
 # --- Disqualify, nurture, helpful closes -------------------------------------------------------

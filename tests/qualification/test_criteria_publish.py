@@ -104,7 +104,7 @@ def test_it_accepts_the_version_the_editor_saw(admin_user):
 
 
 @pytest.mark.parametrize("persona", ["rep", "manager"])
-def test_only_admins_publish_criteria(request, persona):
+def test_only_admins_publish_criteria(db, request, persona):
     with pytest.raises(PermissionDenied):
         publish(request.getfixturevalue(persona))
     assert not CriteriaVersion.objects.exists()

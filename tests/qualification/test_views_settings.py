@@ -48,7 +48,7 @@ def criteria_post(based_on=0, threshold="3", **rows) -> dict:
         reverse("qualification:reason_edit", args=[1]),
     ],
 )
-def test_only_admins_reach_the_settings_pages(client, request, persona, url):
+def test_only_admins_reach_the_settings_pages(db, client, request, persona, url):
     client.force_login(request.getfixturevalue(persona))
     assert client.get(url).status_code == 403
     assert client.post(url, criteria_post()).status_code == 403
