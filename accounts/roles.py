@@ -21,6 +21,12 @@ REP_PERMS = [
     "leads.view_activity",
     "leads.add_activity",
     "leads.view_leadsource",
+    # Record calls on leads they can see, and send helpful closes.
+    "qualification.view_discoverycall",
+    "qualification.add_discoverycall",
+    "qualification.view_helpfulclose",
+    "qualification.change_helpfulclose",
+    "qualification.view_disqualificationreason",
 ]
 MANAGER_PERMS = [*REP_PERMS, "leads.reassign_lead", "leads.override_gate", "leads.view_team_leads"]
 ADMIN_PERMS = [
@@ -42,6 +48,14 @@ ADMIN_PERMS = [
     "accounts.change_membership",
     "accounts.delete_membership",
     "audit.view_auditevent",
+    # Define "sales-ready" (publishing a version = adding one; versions are never changed) and
+    # manage the disqualification reasons with their helpful-close templates.
+    "qualification.view_criteriaversion",
+    "qualification.add_criteriaversion",
+    "qualification.view_criteriarule",
+    "qualification.add_criteriarule",
+    "qualification.add_disqualificationreason",
+    "qualification.change_disqualificationreason",
 ]
 
 

@@ -8,6 +8,7 @@ from accounts.forms import LoginForm
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="leads:queue", permanent=False), name="home"),
     path("leads/", include("leads.urls")),
+    path("", include("qualification.urls")),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(authentication_form=LoginForm, redirect_authenticated_user=True),

@@ -54,6 +54,10 @@ class LeadForm(forms.ModelForm):
                 required=False,
                 help_text="Leave empty to keep the lead yourself.",
             )
+        # "Log a referral from this person": the referring lead, among those the user can see.
+        self.fields["referred_by_lead"] = forms.ModelChoiceField(
+            queryset=Lead.objects.visible_to(user), required=False, widget=forms.HiddenInput
+        )
         self.order_fields(["name", "email", "phone", "company", "title", "source", "referred_by", "team", "owner"])
         if teams.count() == 1:
             self.fields["team"].widget = forms.HiddenInput()
@@ -119,6 +123,10 @@ class LeadFilterForm(forms.Form):
 class StageChangeForm(forms.Form):
     to_stage = forms.ChoiceField(choices=Lead.Stage.choices, widget=forms.HiddenInput)
     reason = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    # Lead → prospect: a manager passes the gate without a passing call (with a reason).
+    override = forms.BooleanField(required=False)
+    # The criteria version whose checklist the user saw; the view refuses the move if it changed.
+    criteria_version = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
 
 class ActivityForm(forms.ModelForm):

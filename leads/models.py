@@ -142,6 +142,16 @@ class StageChange(models.Model):
     reason = models.TextField(blank=True, max_length=2000)
     # A manager moved the lead past a gate it did not pass; `reason` says why.
     is_override = models.BooleanField(default=False)
+    # lead → prospect: the criteria version the gate applied and its verdict on the latest call
+    # (qualification.evaluation.Evaluation.as_json), kept as they were at the time of the move.
+    criteria_version = models.ForeignKey(
+        "qualification.CriteriaVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    evaluation = models.JSONField(null=True, blank=True)
+    # → disqualified: the reason from the admin-managed list (qualification.services.lead_disqualify).
+    disqualification_reason = models.ForeignKey(
+        "qualification.DisqualificationReason", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-changed_at", "-id"]

@@ -104,7 +104,7 @@ def lead_timeline(*, lead: Lead) -> list[TimelineEntry]:
     """Stage changes, activities and assignments of a lead, newest first. Three queries."""
     entries = [
         TimelineEntry(sc.changed_at, "stage", sc)
-        for sc in StageChange.objects.filter(lead=lead).select_related("changed_by")
+        for sc in StageChange.objects.filter(lead=lead).select_related("changed_by", "criteria_version")
     ]
     entries += [
         TimelineEntry(a.occurred_at, "activity", a)

@@ -33,11 +33,12 @@ REASON_REQUIRED = frozenset({Stage.DISQUALIFIED, Stage.LOST})
 
 MSG_ILLEGAL_MOVE = "A lead in stage “{from_}” cannot move to “{to}”. Allowed: {allowed}."
 MSG_REASON_REQUIRED = "Say why the lead is {to}: the reason is kept in its history and in the reports."
-MSG_GATE_MANAGER_ONLY = (
-    "Only a manager can move a lead to prospect for now, with a written reason "
-    "(the discovery-call criteria will replace this gate)."
-)
+MSG_GATE_REFUSED = "Not sales-ready yet under criteria v{version}; what is missing:"
+MSG_GATE_REFUSED_NO_CRITERIA = "Not sales-ready yet:"
+MSG_DISQUALIFY_REASON = "Pick why the lead is disqualified from the list (it also prepares the helpful reply)."
+MSG_NURTURE_UNTIL = "Give the future date when the lead should come back to the queue."
 MSG_OVERRIDE_REASON = "A manager override needs a written reason."
+MSG_OVERRIDE_NOT_ALLOWED = "Only a manager can override the sales-ready gate."
 MSG_OWNER_NOT_IN_TEAM = "{owner} is not a member of team {team}."
 MSG_NOT_ALLOWED_REASSIGN = "You cannot reassign leads."
 MSG_INACTIVE_SOURCE = "This source is no longer in use; pick another."
@@ -77,6 +78,7 @@ def lead_create(
     referred_by: str = "",
     notes: str = "",
     received_at: datetime | None = None,
+    referred_by_lead: Lead | None = None,
 ) -> Lead:
     """Save a new lead in stage `lead` with its first history row.
 
@@ -105,6 +107,7 @@ def lead_create(
         title=title.strip(),
         source=source,
         referred_by=referred_by.strip(),
+        referred_by_lead=referred_by_lead,
         team=team,
         owner=owner,
         stage=Stage.LEAD,
@@ -156,16 +159,28 @@ def lead_change_stage(
     by: User | None,
     reason: str = "",
     override: bool = False,
+    disqualification_reason=None,
+    nurture_until: datetime | None = None,
     at: datetime | None = None,
 ) -> StageChange:
     """Move a lead to another stage: the only code that writes `Lead.stage`.
 
+    Page code usually calls the wrappers `qualification.services.lead_disqualify` and
+    `lead_nurture`, which add their own checks; every way in ends here, so the rules below hold
+    for the API and imports as well.
+
     1. Lock the lead row, so two people moving it at once are serialised and the second
        sees the first's result (and is refused if its move is no longer legal).
     2. Refuse moves outside ALLOWED_MOVES and moves that need a reason and have none.
-    3. Apply the prospect gate: for now a manager-only move with a written reason, recorded
-       as an override.
-    4. Write the stage and a StageChange row (who, when, from, to, reason) in one transaction.
+    3. Apply the prospect gate: the lead's latest discovery call must pass the current
+       sales-ready criteria. If it does not, a user with `leads.override_gate` (a manager) may
+       pass it with `override=True` and a written reason, recorded as an override; anybody
+       else is refused with the failing rules' sentences. Either way the move records the
+       criteria version and the evaluation as they were, so later criteria never rewrite it.
+    4. → disqualified needs a `DisqualificationReason` from the admin list; → nurture needs a
+       future `nurture_until` (the date the lead comes back to its owner's queue).
+    5. Write the stage and a StageChange row (who, when, from, to, reason) in one transaction,
+       with the side effects of the move: a helpful close for a disqualified lead.
     """
     at = at or timezone.now()
     reason = (reason or "").strip()
@@ -181,17 +196,41 @@ def lead_change_stage(
     if to_stage in REASON_REQUIRED and not reason:
         raise ValidationError({"reason": MSG_REASON_REQUIRED.format(to=Stage(to_stage).label.lower())})
 
+    if to_stage == Stage.DISQUALIFIED and disqualification_reason is None:
+        raise ValidationError({"reason": MSG_DISQUALIFY_REASON})
+    if to_stage == Stage.NURTURE and (nurture_until is None or nurture_until <= timezone.now()):
+        raise ValidationError({"nurture_until": MSG_NURTURE_UNTIL})
+
     is_override = False
+    criteria_version_id = None
+    evaluation = None
     if from_stage == Stage.LEAD and to_stage == Stage.PROSPECT:
-        if by is None or not by.has_perm("leads.override_gate"):
-            raise ValidationError({"to_stage": MSG_GATE_MANAGER_ONLY}, code="gate")
-        if not reason:
-            raise ValidationError({"reason": MSG_OVERRIDE_REASON})
-        is_override = True
+        # Imported here: qualification builds on leads, not the other way round.
+        from qualification.selectors import gate_check
+
+        gate = gate_check(lead=locked)
+        criteria_version_id = gate.criteria.id if gate.criteria else None
+        evaluation = gate.evaluation.as_json() if gate.evaluation else None
+        if not gate.passed:
+            if not override or by is None or not by.has_perm("leads.override_gate"):
+                # One message per failing rule, so pages and APIs can list them.
+                messages = [
+                    MSG_GATE_REFUSED.format(version=gate.criteria.number)
+                    if gate.criteria
+                    else MSG_GATE_REFUSED_NO_CRITERIA,
+                    *gate.refusal_messages(),
+                ]
+                if override:
+                    messages.insert(0, MSG_OVERRIDE_NOT_ALLOWED)
+                raise ValidationError({"to_stage": messages}, code="gate")
+            if not reason:
+                raise ValidationError({"reason": MSG_OVERRIDE_REASON})
+            is_override = True
     elif override:
         raise ValueError("override only applies to the lead → prospect gate")
 
-    Lead.objects.filter(pk=locked.pk).update(stage=to_stage, stage_changed_at=at)
+    nurture_until = nurture_until if to_stage == Stage.NURTURE else None
+    Lead.objects.filter(pk=locked.pk).update(stage=to_stage, stage_changed_at=at, nurture_until=nurture_until)
     change = StageChange.objects.create(
         lead=locked,
         from_stage=from_stage,
@@ -200,7 +239,14 @@ def lead_change_stage(
         changed_at=at,
         reason=reason,
         is_override=is_override,
+        criteria_version_id=criteria_version_id,
+        evaluation=evaluation,
+        disqualification_reason=disqualification_reason,
     )
+    if to_stage == Stage.DISQUALIFIED:
+        from qualification.services import helpful_close_create_for
+
+        helpful_close_create_for(change=change, by=by)
     if is_override:
         audit_record(
             actor=by,
@@ -208,7 +254,7 @@ def lead_change_stage(
             lead=locked,
             summary=f"{locked.name}: {from_stage} → {to_stage} — {reason}",
         )
-    lead.stage, lead.stage_changed_at = to_stage, at
+    lead.stage, lead.stage_changed_at, lead.nurture_until = to_stage, at, nurture_until
     return change
 
 

@@ -4,20 +4,29 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
+
+from qualification import selectors as qualification_selectors
+from qualification.forms import DisqualifyForm, NurtureForm
 
 from . import selectors, services
 from .forms import CONTACT_FIELDS, ActivityForm, LeadFilterForm, LeadForm, ReassignForm, StageChangeForm
 from .models import Lead
+
+# Moves with their own form and service (a reason from the list, a recycle date).
+MSG_CRITERIA_CHANGED = (
+    "The sales-ready criteria changed since this page was loaded (now version {current}): "
+    "check the checklist again, then confirm."
+)
 
 PAGE_SIZE = 25
 
 
 def _get_lead_for_user(request: HttpRequest, pk: int) -> Lead:
     """The lead if the user may see (and so edit) it; 404 otherwise, so nothing leaks."""
-    q = Lead.objects.visible_to(request.user).select_related("source", "owner", "team")
+    q = Lead.objects.visible_to(request.user).select_related("source", "owner", "team", "referred_by_lead")
     return get_object_or_404(q, pk=pk)
 
 
@@ -49,7 +58,18 @@ def _detail_ctx(lead: Lead, *, activity_form=None, stage_form=None) -> dict:
         "reason_required": services.REASON_REQUIRED,
         "activity_form": activity_form or ActivityForm(),
         "stage_form": stage_form,
+        # Qualification: the checklist, the calls, helpful closes, the disqualify / not-now forms.
+        "qual": qualification_selectors.lead_qualification_panel(lead=lead),
+        "disqualify_form": DisqualifyForm(reasons=qualification_selectors.reasons_active()),
+        "nurture_form": NurtureForm(),
     }
+
+
+def _int_or_404(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise Http404 from None
 
 
 class KnownCountPaginator(Paginator):
@@ -80,6 +100,8 @@ def queue(request: HttpRequest) -> HttpResponse:
     params.pop("page", None)
     ctx = {
         "form": form,
+        "helpful_closes": qualification_selectors.helpful_close_list_unsent(user=request.user),
+        "helpful_closes_limit": qualification_selectors.QUEUE_HELPFUL_CLOSES,
         "filters": filters,
         "counts": counts,
         "page": page,
@@ -102,9 +124,16 @@ def create(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("leads.add_lead"):
         raise PermissionDenied
     form = LeadForm(request.POST if request.method == "POST" else None, user=request.user, creating=True)
+    referrer = None
+    if request.method == "GET" and request.GET.get("referred_by_lead"):
+        # "Log a referral from this person": only from a lead the user can see.
+        visible = Lead.objects.visible_to(request.user)
+        referrer = get_object_or_404(visible, pk=_int_or_404(request.GET["referred_by_lead"]))
+        form.initial.update({"referred_by_lead": referrer.pk, "referred_by": referrer.name})
     duplicates: list[Lead] = []
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        referrer = data.get("referred_by_lead")
         duplicates = selectors.lead_find_duplicates(email=data["email"], phone=data["phone"])
         if duplicates and not data["confirm_duplicate"]:
             form.add_error(None, "A lead with this email or phone already exists. Open it, or confirm below.")
@@ -114,6 +143,7 @@ def create(request: HttpRequest) -> HttpResponse:
                     by=request.user,
                     team=data["team"],
                     owner=data.get("owner") or request.user,
+                    referred_by_lead=data.get("referred_by_lead"),
                     **{f: data[f] for f in CONTACT_FIELDS},
                 )
             except ValidationError as e:
@@ -124,7 +154,7 @@ def create(request: HttpRequest) -> HttpResponse:
     visible_ids = set(
         Lead.objects.visible_to(request.user).filter(pk__in=[d.pk for d in duplicates]).values_list("pk", flat=True)
     )
-    ctx = {"form": form, "duplicates": duplicates, "visible_duplicate_ids": visible_ids}
+    ctx = {"form": form, "duplicates": duplicates, "visible_duplicate_ids": visible_ids, "referrer": referrer}
     return render(request, "leads/lead_form.html", ctx)
 
 
@@ -158,15 +188,25 @@ def change_stage(request: HttpRequest, pk: int) -> HttpResponse:
     form = StageChangeForm(request.POST)
     if form.is_valid():
         to_stage = form.cleaned_data["to_stage"]
-        try:
-            services.lead_change_stage(
-                lead=lead, to_stage=to_stage, by=request.user, reason=form.cleaned_data["reason"]
-            )
-        except ValidationError as e:
-            _add_service_errors(form, e)
+        seen_version = form.cleaned_data["criteria_version"]
+        current = qualification_selectors.criteria_current() if seen_version is not None else None
+        if seen_version is not None and seen_version != (current.number if current else None):
+            form.add_error("criteria_version", MSG_CRITERIA_CHANGED.format(current=current.number if current else "—"))
         else:
-            messages.success(request, f"Moved to {Lead.Stage(to_stage).label}.")
-            return redirect(lead)
+            try:
+                services.lead_change_stage(
+                    lead=lead,
+                    to_stage=to_stage,
+                    by=request.user,
+                    reason=form.cleaned_data["reason"],
+                    # The override only exists for the lead → prospect gate.
+                    override=form.cleaned_data["override"] and to_stage == Lead.Stage.PROSPECT,
+                )
+            except ValidationError as e:
+                _add_service_errors(form, e)
+            else:
+                messages.success(request, f"Moved to {Lead.Stage(to_stage).label}.")
+                return redirect(lead)
     return render(request, "leads/lead_detail.html", _detail_ctx(lead, stage_form=form), status=400)
 
 

@@ -16,6 +16,8 @@ LOGIN = "login"  # redirected to the log-in page
 # How to fill a URL's arguments, from the objects of the `world` fixture.
 ARGS = {
     "lead": lambda w: {"pk": w["lead"].pk},
+    "helpful_close": lambda w: {"pk": w["helpful_close"].pk},
+    "reason": lambda w: {"pk": w["reason"].pk},
 }
 
 
@@ -42,6 +44,7 @@ def everyone(status, *, anonymous=LOGIN, args=None):
 # Rita (`rep`) owns the lead; `manager` runs her team; `teammate` is in her team;
 # `other_manager` runs another team.
 ON_RITAS_LEAD = dict(rep=200, teammate=404, manager=200, other_manager=404, admin_user=200)
+ADMINS_ONLY = dict(rep=403, teammate=403, manager=403, other_manager=403, admin_user=200)
 
 ACCESS = {
     "home": everyone(302, anonymous=302),
@@ -56,6 +59,14 @@ ACCESS = {
     "leads:change_stage": everyone(405, args="lead"),  # POST-only action
     "leads:log_activity": everyone(405, args="lead"),  # POST-only action
     "leads:reassign": row("lead", rep=403, teammate=404, manager=200, other_manager=404, admin_user=200),
+    "qualification:call_new": row("lead", **ON_RITAS_LEAD),
+    "qualification:disqualify": row("lead", **ON_RITAS_LEAD),
+    "qualification:nurture": row("lead", **ON_RITAS_LEAD),
+    "qualification:helpful_close": row("helpful_close", **ON_RITAS_LEAD),
+    "qualification:criteria": row(**ADMINS_ONLY),
+    "qualification:reasons": row(**ADMINS_ONLY),
+    "qualification:reason_new": row(**ADMINS_ONLY),
+    "qualification:reason_edit": row("reason", **ADMINS_ONLY),
     "admin:index": row(anonymous=302, rep=302, teammate=302, manager=302, other_manager=302, admin_user=200),
 }
 
@@ -77,8 +88,14 @@ def test_every_url_has_an_expected_access_row():
 
 
 @pytest.fixture
-def world(lead, other_team):
-    return {"lead": lead}
+def world(lead, rep, team, other_team):
+    from qualification.models import DisqualificationReason
+    from qualification.services import lead_disqualify
+    from tests.factories import make_lead
+
+    reason = DisqualificationReason.objects.get(code="no_budget")
+    close = lead_disqualify(lead=make_lead(owner=rep, team=team), by=rep, reason=reason)
+    return {"lead": lead, "helpful_close": close, "reason": reason}
 
 
 CASES = [(name, persona) for name in ACCESS for persona in PERSONAS]

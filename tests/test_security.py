@@ -108,7 +108,7 @@ def test_weak_passwords_are_refused_on_change(client, rep):
 
 def test_reassign_and_gate_override_are_audited(lead, teammate, manager):
     services.lead_reassign(lead=lead, to_owner=teammate, by=manager, reason="holiday")
-    services.lead_change_stage(lead=lead, to_stage="prospect", by=manager, reason="CEO call went well")
+    services.lead_change_stage(lead=lead, to_stage="prospect", by=manager, reason="CEO call went well", override=True)
 
     actions = list(AuditEvent.objects.filter(lead=lead).values_list("action", "actor"))
     assert sorted(actions) == sorted([("reassign", manager.pk), ("gate_override", manager.pk)])

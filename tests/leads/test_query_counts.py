@@ -40,9 +40,10 @@ def _bulk_history(n, *, lead, by):
     )
 
 
-# Session, user, the user's permissions (2), then the page's own queries.
-QUEUE_QUERIES_REP = 8
-QUEUE_QUERIES_MANAGER = 10  # + the owner filter's choices, + validating the chosen source
+# Session, user, the user's permissions (2), then the page's own queries (counts, page, unsent
+# helpful closes, …).
+QUEUE_QUERIES_REP = 9
+QUEUE_QUERIES_MANAGER = 11  # + the owner filter's choices, + validating the chosen source
 
 
 @pytest.mark.parametrize("n", [5, 500])
@@ -65,7 +66,8 @@ def test_the_manager_queue_runs_a_fixed_number_of_queries(
     assert response.context["page"].paginator.count == n
 
 
-DETAIL_QUERIES = 9
+# + the qualification panel: current criteria with rules, calls, reasons, helpful closes, referrals.
+DETAIL_QUERIES = 14
 
 
 @pytest.mark.parametrize("n", [5, 500])

@@ -127,12 +127,14 @@ def test_stage_change_refusals_are_400_with_the_reason_and_change_nothing(client
     assert lead.stage_changes.count() == 1
 
 
-def test_disqualifying_with_a_reason_is_recorded(client, rep, lead):
+def test_disqualifying_with_a_free_text_reason_only_is_refused(client, rep, lead):
     client.force_login(rep)
-    client.post(reverse("leads:change_stage", args=[lead.pk]), {"to_stage": "disqualified", "reason": "Spam"})
+    response = client.post(
+        reverse("leads:change_stage", args=[lead.pk]), {"to_stage": "disqualified", "reason": "Spam"}
+    )
+    assert response.status_code == 400
     lead.refresh_from_db()
-    assert lead.stage == "disqualified"
-    assert lead.stage_changes.first().reason == "Spam"
+    assert lead.stage == "lead"
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,15 @@
 """Demo data for `make run`: one team, a manager, three reps, an admin and ~200 leads in every
-stage with their history. Safe to run twice: a second run only prints the logins."""
+stage with their history; sales-ready criteria v1, discovery calls (passing ones behind every
+prospect and customer, failing ones on some open leads), disqualifications with helpful closes
+(a few still to send) and referrals from disqualified leads. Safe to run twice: a second run
+only adds what is missing from an older demo (the criteria) and prints the logins."""
 
 from __future__ import annotations
 
 import random
 import unicodedata
-from datetime import timedelta
+from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
@@ -16,6 +20,9 @@ from accounts import roles
 from accounts.models import Membership, Team, User
 from leads import services
 from leads.models import Activity, Lead, LeadSource
+from qualification import services as qualification_services
+from qualification.defaults import DEFAULT_REASONS, SUGGESTED_THRESHOLD, suggested_rules
+from qualification.models import CriteriaVersion, DisqualificationReason, HelpfulClose
 
 DEMO_PASSWORD = "leadflow-demo"  # noqa: S105 (demo only; printed to the console on purpose)
 DEMO_TEAM = "Demo sales team"
@@ -83,6 +90,26 @@ OUTCOMES = {
 }
 
 
+PROBLEMS = [
+    "We retype every order from email into our system; it takes a day a week",
+    "Patients no-show and we only find out when the slot is lost",
+    "Quotes take three days because prices live in five spreadsheets",
+    "Nobody knows which customer asked what, it is all in personal inboxes",
+    "Our delivery routes are planned by hand every morning",
+]
+DIY = ["A shared spreadsheet", "An intern two days a month", "A free template", "Doing nothing for now"]
+DECIDERS = ["Dana Weiss, CFO", "The owner", "Head of operations", "Their IT lead, Sam"]
+NEXT_STEPS = ["Demo with their CFO", "Send the case study and call back", "Pilot proposal", "Call with IT lead"]
+# Ways a call falls short of the suggested criteria.
+FAILURES = [
+    {"budget_status": "unknown", "budget_amount": None, "budget_currency": ""},
+    {"budget_amount": Decimal("3000"), "timeline_status": "none", "timeline_date": None},
+    {"budget_amount": Decimal("9000"), "budget_currency": "USD", "timeline_status": "none", "timeline_date": None},
+    {"diy_cheaper": True},
+    {"problem_confirmed": None},
+]
+
+
 class Command(BaseCommand):
     help = "Create demo users and ~200 leads with history (idempotent)."
 
@@ -92,6 +119,8 @@ class Command(BaseCommand):
     def handle(self, *args, leads: int, **options):
         if Team.objects.filter(name=DEMO_TEAM).exists():
             self.stdout.write("Demo data already present; nothing added.")
+            with transaction.atomic():
+                self._ensure_qualification(User.objects.filter(username="admin").first())
         else:
             with transaction.atomic():
                 self._seed(leads)
@@ -124,6 +153,10 @@ class Command(BaseCommand):
             Membership.objects.create(team=team, user=rep)
         sources = [LeadSource.objects.get_or_create(name=name)[0] for name in SOURCES]
         manager = users["maria"]
+        self._ensure_qualification(users["admin"])
+        self.rng = rng
+        self.reasons = list(DisqualificationReason.objects.filter(is_active=True))
+        self.n_calls = 0
 
         now = timezone.now()
         # Every stage gets leads; a handful arrive "just now" and wait at the top of the queues.
@@ -169,25 +202,126 @@ class Command(BaseCommand):
                     lead=lead, by=owner, kind=activity_kind, outcome=rng.choice(OUTCOMES[activity_kind]), occurred_at=t
                 )
                 t += timedelta(hours=rng.randint(4, 96))
-            t = min(t, now - timedelta(minutes=1))
-            self._move(lead, kind, owner, manager, t)
+            t = min(t, now - timedelta(minutes=5))
+            self._move(lead, kind, owner, manager, t, i)
+        # Disqualified leads we helped sent some people our way.
+        referral = next(src for src in sources if src.name == "Referral")
+        helped = Lead.objects.filter(team=team, stage=Lead.Stage.DISQUALIFIED).order_by("id")[:18:3]
+        for n, referrer in enumerate(helped):
+            received = referrer.stage_changed_at + (now - referrer.stage_changed_at) * rng.uniform(0.2, 0.9)
+            first, last = rng.choice(FIRST), rng.choice(LAST)
+            services.lead_create(
+                by=referrer.owner,
+                name=f"{first} {last}",
+                email=_ascii(f"{first}.{last}.ref{n}@referral.example").lower(),
+                company=rng.choice(COMPANIES),
+                source=referral,
+                referred_by=referrer.name,
+                referred_by_lead=referrer,
+                team=team,
+                owner=referrer.owner,
+                received_at=received,
+            )
+        # A few helpful replies are still to send (two per rep): they top the reps' queues.
+        kept: dict[int, int] = {}
+        unsent = HelpfulClose.objects.filter(sent_at__isnull=True).order_by("-created_at")
+        for close in unsent.select_related("lead", "owner", "reason"):
+            kept[close.owner_id] = kept.get(close.owner_id, 0) + 1
+            if kept[close.owner_id] > 2:
+                qualification_services.helpful_close_mark_sent(close=close, by=close.owner)
 
-    def _move(self, lead: Lead, kind: str, owner: User, manager: User, at) -> None:
+    def _ensure_qualification(self, admin: User | None) -> None:
+        """The reason list (normally from the data migration) and criteria v1, if missing."""
+        for position, (code, label, needs_text, creates_close, template) in enumerate(DEFAULT_REASONS):
+            DisqualificationReason.objects.get_or_create(
+                code=code,
+                defaults={
+                    "label": label,
+                    "needs_text": needs_text,
+                    "creates_helpful_close": creates_close,
+                    "helpful_close_template": template,
+                    "position": position * 10,
+                },
+            )
+        if admin is not None and not CriteriaVersion.objects.exists():
+            qualification_services.criteria_publish(
+                by=admin,
+                rules=suggested_rules(),
+                threshold=SUGGESTED_THRESHOLD,
+                note="Demo: the suggested first version",
+            )
+
+    def _call(self, lead: Lead, by: User, at: datetime, *, passing: bool, next_step: bool = False) -> None:
+        rng = self.rng
+        self.n_calls += 1
+        answers = {
+            "problem": rng.choice(PROBLEMS),
+            "problem_confirmed": True,
+            "budget_status": "amount",
+            "budget_amount": Decimal(rng.choice([6000, 8000, 12000, 25000, 40000])),
+            "budget_currency": "EUR",
+            "diy_alternative": rng.choice(DIY),
+            "diy_cheaper": False,
+            "decision_maker": rng.choice(DECIDERS),
+            "decision_maker_spoken_to": rng.random() < 0.6,
+            "timeline_status": "date",
+            "timeline_date": (at + timedelta(days=rng.randint(14, 80))).date(),
+        }
+        if not passing:
+            answers |= rng.choice(FAILURES)
+        if next_step:
+            answers["next_step"] = rng.choice(NEXT_STEPS)
+            answers["next_step_at"] = timezone.now() + timedelta(days=rng.randint(1, 10), hours=rng.randint(0, 6))
+        qualification_services.call_record(
+            lead=lead, by=by, held_at=at, duration_minutes=rng.choice([15, 20, 25, 30, 45]), **answers
+        )
+
+    def _move(self, lead: Lead, kind: str, owner: User, manager: User, at, i: int) -> None:
         S = Lead.Stage
-        steps = {
-            "lead": [],
-            "prospect": [(S.PROSPECT, manager, "Discovery call: budget and problem confirmed")],
-            "customer": [
-                (S.PROSPECT, manager, "Discovery call: budget and problem confirmed"),
-                (S.CUSTOMER, owner, "Signed the annual plan"),
-            ],
-            "nurture": [(S.NURTURE, owner, "Not before next quarter")],
-            "disqualified": [(S.DISQUALIFIED, owner, "No budget this year; pointed them to the free template kit")],
-            "lost": [(S.PROSPECT, manager, "Qualified on call"), (S.LOST, owner, "Went with a cheaper competitor")],
-        }[kind]
-        for to_stage, by, reason in steps:
-            services.lead_change_stage(lead=lead, to_stage=to_stage, by=by, reason=reason, at=at)
-            at += timedelta(seconds=30)
+        rng = self.rng
+        if kind == "lead":
+            # Open leads: a third had a call lately that did not qualify yet, a few one that did.
+            recent = max(at, timezone.now() - timedelta(days=rng.randint(1, 12), hours=rng.randint(0, 8)))
+            if i % 3 == 0:
+                self._call(lead, owner, recent, passing=False, next_step=True)
+            elif i % 7 == 0:
+                self._call(lead, owner, recent, passing=True, next_step=True)
+            return
+        if kind == "nurture":
+            qualification_services.lead_nurture(
+                lead=lead,
+                by=owner,
+                until=timezone.now() + timedelta(days=rng.randint(7, 120)),
+                reason="Not before next quarter",
+                at=at,
+            )
+            return
+        if kind == "disqualified":
+            reason = self.reasons[i % len(self.reasons)]
+            note = "Student project, not a business" if reason.needs_text else ""
+            qualification_services.lead_disqualify(lead=lead, by=owner, reason=reason, note=note, at=at)
+            return
+        # Prospect, customer, lost: through the gate. Most with a passing call; one in eight
+        # by a manager override (and in reports as such).
+        if i % 8 == 0:
+            services.lead_change_stage(
+                lead=lead,
+                to_stage=S.PROSPECT,
+                by=manager,
+                reason="Met the CEO at the fair: budget and problem clear",
+                override=True,
+                at=at,
+            )
+        else:
+            self._call(lead, owner, at - timedelta(minutes=2), passing=True)
+            services.lead_change_stage(lead=lead, to_stage=S.PROSPECT, by=owner, reason="Qualified on the call", at=at)
+        at += timedelta(seconds=30)
+        if kind == "customer":
+            services.lead_change_stage(lead=lead, to_stage=S.CUSTOMER, by=owner, reason="Signed the annual plan", at=at)
+        elif kind == "lost":
+            services.lead_change_stage(
+                lead=lead, to_stage=S.LOST, by=owner, reason="Went with a cheaper competitor", at=at
+            )
 
 
 def _ascii(text: str) -> str:

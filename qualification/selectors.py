@@ -1,0 +1,132 @@
+"""Page-shaped reads for qualification. Each returns data already carrying what its template
+needs, so pages run a fixed number of queries however many calls, rules or versions exist."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+
+from accounts.models import User
+from leads.models import Lead
+
+from .evaluation import Criteria, Evaluation, criteria_snapshot, evaluate
+from .models import CriteriaRule, CriteriaVersion, DiscoveryCall, DisqualificationReason, HelpfulClose
+
+# How many unsent helpful closes the queue lists before "and more".
+QUEUE_HELPFUL_CLOSES = 10
+
+
+def criteria_current() -> Criteria | None:
+    """The criteria in force, as a plain snapshot (rules loaded). One query; None if none yet.
+
+    Publishing requires at least one rule, so the current version is found through its rules.
+    """
+    rules = list(CriteriaRule.objects.filter(version__is_current=True).select_related("version"))
+    if not rules:
+        return None
+    return criteria_snapshot(rules[0].version, rules)
+
+
+def criteria_versions() -> list[CriteriaVersion]:
+    """Every version, newest first, with its rules and author. Two queries."""
+    return list(CriteriaVersion.objects.select_related("created_by").prefetch_related("rules"))
+
+
+def call_latest(*, lead: Lead) -> DiscoveryCall | None:
+    """The call the gate evaluates: the most recently held. One query."""
+    return DiscoveryCall.objects.filter(lead=lead).select_related("held_by").order_by("-held_at", "-id").first()
+
+
+def call_list(*, lead: Lead) -> list[DiscoveryCall]:
+    """A lead's calls, newest first, with who held them. One query."""
+    return list(DiscoveryCall.objects.filter(lead=lead).select_related("held_by").order_by("-held_at", "-id"))
+
+
+@dataclass(frozen=True)
+class GateCheck:
+    """What the lead → prospect gate sees: the current criteria, the latest call, the verdict."""
+
+    criteria: Criteria | None
+    call: DiscoveryCall | None
+    evaluation: Evaluation | None
+
+    @property
+    def passed(self) -> bool:
+        return self.evaluation is not None and self.evaluation.passed
+
+    def refusal_messages(self) -> list[str]:
+        if self.criteria is None:
+            return ["No sales-ready criteria are set up yet: an admin publishes them on the criteria settings page."]
+        if self.call is None:
+            return ["No discovery call is recorded yet: hold one and record the answers first."]
+        assert self.evaluation is not None
+        return self.evaluation.refusal_messages()
+
+
+def gate_check(*, lead: Lead) -> GateCheck:
+    """Evaluate the lead's latest call against the current criteria. Two queries."""
+    criteria = criteria_current()
+    call = call_latest(lead=lead)
+    evaluation = evaluate(call, criteria) if criteria is not None and call is not None else None
+    return GateCheck(criteria=criteria, call=call, evaluation=evaluation)
+
+
+@dataclass(frozen=True)
+class QualificationPanel:
+    """The lead page's qualification panel: the checklist, the calls, the helpful closes."""
+
+    gate: GateCheck
+    calls: list[DiscoveryCall]
+    helpful_closes: list[HelpfulClose]
+    referrals: list[Lead]
+
+
+def lead_qualification_panel(*, lead: Lead) -> QualificationPanel:
+    """Five queries whatever the number of calls, rules, closes or referrals."""
+    calls = call_list(lead=lead)
+    criteria = criteria_current()
+    latest = calls[0] if calls else None
+    evaluation = evaluate(latest, criteria) if criteria is not None and latest is not None else None
+    closes = list(HelpfulClose.objects.filter(lead=lead).select_related("reason", "owner", "sent_by"))
+    referrals = list(Lead.objects.filter(referred_by_lead=lead).only("id", "name", "stage", "received_at"))
+    return QualificationPanel(
+        gate=GateCheck(criteria=criteria, call=latest, evaluation=evaluation),
+        calls=calls,
+        helpful_closes=closes,
+        referrals=referrals,
+    )
+
+
+def reasons_active() -> QuerySet[DisqualificationReason]:
+    return DisqualificationReason.objects.filter(is_active=True)
+
+
+def helpful_close_list_unsent(*, user: User, limit: int = QUEUE_HELPFUL_CLOSES) -> list[HelpfulClose]:
+    """Unsent helpful replies the user should see: their own, and for a manager their teams'
+    (for an admin, everyone's). Oldest first; `limit + 1` rows so the page can say "more".
+    One query."""
+    visible = Lead.objects.visible_to(user)
+    q = (
+        HelpfulClose.objects.filter(sent_at__isnull=True)
+        .filter(Q(owner=user) | Q(lead__in=visible.values("pk")))
+        .select_related("lead", "reason", "owner")
+        .order_by("created_at", "id")
+    )
+    return list(q[: limit + 1])
+
+
+def helpful_close_for_user(*, user: User, pk: int) -> HelpfulClose | None:
+    """A helpful close whose lead the user can see (or that the user owns)."""
+    visible = Lead.objects.visible_to(user)
+    return (
+        HelpfulClose.objects.filter(pk=pk)
+        .filter(Q(owner=user) | Q(lead__in=visible.values("pk")))
+        .select_related("lead", "reason", "owner", "sent_by", "lead__owner")
+        .first()
+    )
+
+
+def referrals_from_disqualified(*, leads: QuerySet[Lead]) -> QuerySet[Lead]:
+    """Leads referred by a lead we disqualified (the payback of helpful closes), for reports."""
+    return leads.filter(referred_by_lead__stage=Lead.Stage.DISQUALIFIED)
