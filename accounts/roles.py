@@ -22,7 +22,13 @@ REP_PERMS = [
     "leads.add_activity",
     "leads.view_leadsource",
 ]
-MANAGER_PERMS = [*REP_PERMS, "leads.reassign_lead", "leads.override_gate", "leads.view_team_leads"]
+MANAGER_PERMS = [
+    *REP_PERMS,
+    "leads.reassign_lead",
+    "leads.override_gate",
+    "leads.view_team_leads",
+    "dashboard.view_dashboard",
+]
 ADMIN_PERMS = [
     *MANAGER_PERMS,
     "leads.view_all_leads",

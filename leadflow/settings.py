@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "leads",
     "qualification",
     "followups",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -159,6 +160,7 @@ NODE_MODULES = BASE_DIR / "node_modules"
 STATICFILES_DIRS = [
     BASE_DIR / "static",
     ("vendor/bootstrap", NODE_MODULES / "bootstrap" / "dist"),
+    ("vendor/chartjs", NODE_MODULES / "chart.js" / "dist"),
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -210,6 +212,11 @@ CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
 # The one static beat entry (the follow-up dispatcher tick) is added by the follow-ups issue;
 # cadences are our own data, never beat rows.
 CELERY_BEAT_SCHEDULE: dict = {}
+
+# --- Dashboard --------------------------------------------------------------------------------
+# Speed-to-lead SLA in minutes until the follow-ups app's admin policy replaces it
+# (read only through dashboard.selectors._sla_minutes).
+LEADFLOW_DEFAULT_SLA_MINUTES = envint("LEADFLOW_DEFAULT_SLA_MINUTES", 15)
 
 # --- Security ---------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
