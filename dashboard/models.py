@@ -12,6 +12,9 @@ class Dashboard(models.Model):
         default_permissions = ()
         permissions = [("view_dashboard", "Can open the pipeline dashboard of the teams one manages (all: admins)")]
 
+    def __str__(self) -> str:
+        return "dashboard"
+
 
 class DigestSent(models.Model):
     """One weekly digest per manager and week: claimed before sending, so two beats send it once."""

@@ -28,8 +28,8 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db.models import Case, Count, F, Q, QuerySet, Value, When, Window
-from django.db.models.functions import Lead as NextValue
 from django.db.models.functions import Coalesce, TruncWeek
+from django.db.models.functions import Lead as NextValue
 from django.urls import reverse
 from django.utils import timezone
 

@@ -18,7 +18,7 @@ def num(value, label: str = "") -> str:
 
 
 @register.simple_tag
-def rate(value, ci: bool = False) -> str:
+def rate(value, ci: bool = False, mark: bool = True) -> str:
     """A share (k of n) linking to the k leads; with its 95% interval when `ci`, and a mark when n is small."""
     if value is None or value.pct is None:
         return format_html('<span class="text-body-tertiary" title="{}">—</span>', "no leads")
@@ -29,7 +29,7 @@ def rate(value, ci: bool = False) -> str:
     html = format_html('<a class="num" href="{}" title="{}">{}%</a>', value.url, title, f"{value.pct:.0f}")
     if ci and interval:
         html += format_html(' <span class="ci">{}–{}</span>', f"{interval[0]:.0f}", f"{interval[1]:.0f}")
-    if value.too_few:
+    if mark and value.too_few:
         html += format_html(
             ' <abbr class="too-few" title="Fewer than {} leads: too few to judge">few</abbr>', value.min_sample
         )

@@ -70,6 +70,18 @@ COMPANIES = [
     "Summit Legal",
     "Tidewater Farms",
 ]
+# Disqualification reasons, so the dashboard's reason mix has something to show.
+DQ_REASONS = [
+    "No budget this year; pointed them to the free template kit",
+    "Student project, not a business; sent the DIY guide",
+    "Needs an on-premise version; referred to a partner",
+    "Too small for us; suggested the free plan",
+]
+# How fast each source's leads are first contacted (minutes), and how slow ones slow down: the
+# "crappy" partner list gets slow follow-up, yet converts when worked fast (seeds/001).
+FAST = [3, 4, 12, 45]
+SLOW = [45, 180, 1500, 3000]
+SLOW_SOURCES = {"Partner list", "Cold outreach"}
 TITLES = ["Owner", "Operations lead", "CEO", "Office manager", "Head of IT", "Founder"]
 OUTCOMES = {
     Activity.Kind.CALL: [
@@ -146,6 +158,7 @@ class Command(BaseCommand):
                 if kind == "fresh"
                 else now - timedelta(days=rng.randint(1, 120), minutes=rng.randint(0, 600))
             )
+            source = rng.choice(sources)
             lead = services.lead_create(
                 by=owner,
                 name=f"{first} {last}",
@@ -153,14 +166,18 @@ class Command(BaseCommand):
                 phone=f"+1 415 555 {i % 10000:04d}",
                 company=company,
                 title=rng.choice(TITLES),
-                source=rng.choice(sources),
+                source=source,
                 team=team,
                 owner=owner,
                 received_at=received,
             )
             if kind == "fresh":
                 continue
-            t = received + timedelta(minutes=rng.choice([3, 12, 45, 180, 1500]))
+            # Leads that went on to prospect were (mostly) called fast: conversion follows speed.
+            worked_fast = kind in ("prospect", "customer", "lost") or rng.random() < 0.3
+            if source.name in SLOW_SOURCES and rng.random() < 0.6:
+                worked_fast = False
+            t = received + timedelta(minutes=rng.choice(FAST if worked_fast else SLOW) * rng.uniform(0.6, 1.4))
             for _ in range(rng.randint(1, 4)):
                 if t >= now:
                     break
@@ -170,9 +187,12 @@ class Command(BaseCommand):
                 )
                 t += timedelta(hours=rng.randint(4, 96))
             t = min(t, now - timedelta(minutes=1))
-            self._move(lead, kind, owner, manager, t)
+            self._move(lead, kind, owner, manager, t, rng, now)
+            if i % 17 == 5:  # a few leads changed hands
+                other = reps[(i + 1) % len(reps)]
+                services.lead_reassign(lead=lead, to_owner=other, by=manager, reason="Covering a holiday")
 
-    def _move(self, lead: Lead, kind: str, owner: User, manager: User, at) -> None:
+    def _move(self, lead: Lead, kind: str, owner: User, manager: User, at, rng, now) -> None:
         S = Lead.Stage
         steps = {
             "lead": [],
@@ -181,13 +201,15 @@ class Command(BaseCommand):
                 (S.PROSPECT, manager, "Discovery call: budget and problem confirmed"),
                 (S.CUSTOMER, owner, "Signed the annual plan"),
             ],
-            "nurture": [(S.NURTURE, owner, "Not before next quarter")],
-            "disqualified": [(S.DISQUALIFIED, owner, "No budget this year; pointed them to the free template kit")],
+            "nurture": [(S.NURTURE, owner, "Not before next quarter")]
+            + ([(S.LEAD, owner, "Back from nurture: budget approved")] if rng.random() < 0.4 else []),
+            "disqualified": [(S.DISQUALIFIED, owner, rng.choice(DQ_REASONS))],
             "lost": [(S.PROSPECT, manager, "Qualified on call"), (S.LOST, owner, "Went with a cheaper competitor")],
         }[kind]
         for to_stage, by, reason in steps:
             services.lead_change_stage(lead=lead, to_stage=to_stage, by=by, reason=reason, at=at)
-            at += timedelta(seconds=30)
+            # Days between moves, so time-in-stage means something; never in the future.
+            at += min(timedelta(days=rng.randint(2, 20)), (now - at) / 2)
 
 
 def _ascii(text: str) -> str:
