@@ -95,8 +95,9 @@ def bulk_reassign(request: HttpRequest) -> HttpResponse:
                 leads=leads, to_owner=owner, by=user, reason=form.cleaned_data["reason"]
             )
         except ValidationError as e:
-            for field, errors in getattr(e, "error_dict", {None: e.error_list}).items():
-                form.add_error(field if field in form.fields else None, errors)
+            errors = e.error_dict if hasattr(e, "error_dict") else {None: e.error_list}
+            for name, messages_ in errors.items():
+                form.add_error(name if name in form.fields else None, messages_)
         else:
             messages.success(request, f"{changed} lead(s) now belong to {owner}.")
             query = request.GET.urlencode()
