@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import zoneinfo
 from datetime import UTC, date, datetime, timedelta
@@ -62,10 +63,11 @@ def digest_send(*, manager: User, now: datetime | None = None) -> bool:
 
     1. Claim (manager, week) by inserting a DigestSent row: a unique constraint makes a second
        beat or a retried task stop here.
-    2. Build the numbers (the manager's teams, the last 7 days, in their time zone) and send.
+    2. Build the numbers (the manager's teams, the last 7 days in their time zone: leads received
+       and their speed-to-lead, moves made, leads cooling now) and send.
     3. Mark it sent. If sending failed, drop the claim so the next run tries again.
     """
-    from .selectors import DashboardFilters, dashboard_build
+    from .selectors import DATE_CHANGED, DashboardFilters, dashboard_build
 
     now = now or timezone.now()
     week = digest_week_start(now)
@@ -80,10 +82,15 @@ def digest_send(*, manager: User, now: datetime | None = None) -> bool:
         with timezone.override(_zone(manager)):
             today = timezone.localdate(now)
             filters = DashboardFilters(date_from=today - timedelta(days=7), date_to=today - timedelta(days=1))
+            # New leads and their speed-to-lead (received last week), and last week's moves.
             dash = dashboard_build(user=manager, filters=filters, now=now)
+            moves = dashboard_build(
+                user=manager, filters=dataclasses.replace(filters, date_field=DATE_CHANGED), now=now
+            )
             ctx = {
                 "manager": manager,
                 "dash": dash,
+                "moves": moves,
                 "site_url": settings.SITE_URL.rstrip("/"),
                 "dashboard_path": reverse("dashboard:index"),
                 "cooling_leads": dash.cooling_leads[:10],

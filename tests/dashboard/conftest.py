@@ -102,7 +102,13 @@ def pipeline(frozen, rep, teammate, manager, team, other_team, other_rep) -> Pip
 # The hand-computed answers for mona (manager of North), default filters.
 EXPECTED = {
     "total": 7,  # L1–L7
-    "reached": {"prospect": 3, "customer": 1, "disqualified": 2, "lost": 1, "nurture": 1},  # L1 L4 L5 / L1 / L2 L3 / L5 / L4
+    "reached": {
+        "prospect": 3,
+        "customer": 1,
+        "disqualified": 2,
+        "lost": 1,
+        "nurture": 1,
+    },  # L1 L4 L5 / L1 / L2 L3 / L5 / L4
     "open": {"lead": 2, "prospect": 1},  # L6 L7 / L4
     "contacted": 5,  # L1 L2 L4 L5 L7
     "within_sla": 2,  # L1 (3 min), L7 (10 min) ≤ 15 min
@@ -137,7 +143,11 @@ def expected_week(week_start) -> dict[str, int]:
     table = {
         at(1, 19).date(): {"received": 1, "prospect": 0, "customer": 0},  # L7
         at(2, 23).date(): {"received": 1, "prospect": 0, "customer": 0},  # L1 (Sun 03-01)
-        at(3, 2).date(): {"received": 3, "prospect": 1, "customer": 1},  # L2 L3 L4; L1 → prospect, → customer (Sun 03-08)
+        at(3, 2).date(): {
+            "received": 3,
+            "prospect": 1,
+            "customer": 1,
+        },  # L2 L3 L4; L1 → prospect, → customer (Sun 03-08)
         at(3, 9).date(): {"received": 2, "prospect": 2, "customer": 0},  # L5 L6; L4, L5 → prospect
         at(3, 16).date(): {"received": 0, "prospect": 0, "customer": 0},
     }

@@ -96,7 +96,8 @@ def test_chart_js_is_served_by_the_app(client, manager):
 
 
 @pytest.mark.parametrize(
-    "table", ["funnel", "sources", "speed-reps", "speed-sources", "buckets", "source-buckets", "reasons", "trend", "cooling"]
+    "table",
+    ["funnel", "sources", "speed-reps", "speed-sources", "buckets", "source-buckets", "reasons", "trend", "cooling"],
 )
 def test_each_table_downloads_as_csv(client, pipeline, manager, table):
     client.force_login(manager)
@@ -104,7 +105,11 @@ def test_each_table_downloads_as_csv(client, pipeline, manager, table):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content if response.streaming else [response.content]).decode())))
+    rows = list(
+        csv.reader(
+            io.StringIO(b"".join(response.streaming_content if response.streaming else [response.content]).decode())
+        )
+    )
     assert len(rows) >= 2
 
 
@@ -121,7 +126,7 @@ def test_an_unknown_csv_table_is_404(client, manager):
 
 
 def test_csv_cells_cannot_run_as_formulas(client, frozen, manager, rep, team):
-    evil = make_source("=HYPERLINK(\"http://x\")")
+    evil = make_source('=HYPERLINK("http://x")')
     make_lead(owner=rep, team=team, source=evil, received_at=frozen)
     client.force_login(manager)
     content = client.get(reverse("dashboard:csv", args=["sources"])).content.decode()
