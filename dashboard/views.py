@@ -37,12 +37,12 @@ def _filters(request: HttpRequest):
         today=timezone.localdate(),
         all_teams=user.has_perm("leads.view_all_leads"),
     )
-    return form, form.to_filters(), reps
+    return form, form.to_filters(), reps, teams
 
 
 def _page(request: HttpRequest, *, reassign_form: BulkReassignForm | None = None, status: int = 200) -> HttpResponse:
-    form, filters, reps = _filters(request)
-    dash = selectors.dashboard_build(user=request.user, filters=filters)
+    form, filters, reps, teams = _filters(request)
+    dash = selectors.dashboard_build(user=request.user, filters=filters, teams=teams)
     ctx = {
         "form": form,
         "dash": dash,
@@ -66,8 +66,8 @@ def export_csv(request: HttpRequest, table: str) -> HttpResponse:
     _require_dashboard(request)
     if table not in csvexport.TABLES:
         raise Http404
-    _form, filters, _reps = _filters(request)
-    dash = selectors.dashboard_build(user=request.user, filters=filters)
+    _form, filters, _reps, teams = _filters(request)
+    dash = selectors.dashboard_build(user=request.user, filters=filters, teams=teams)
     return csvexport.response(dash, table)
 
 
