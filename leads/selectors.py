@@ -57,16 +57,20 @@ RESPONSE_NEVER = "never"
 RESPONSE_CHOICES = [(b.code, b.label) for b in RESPONSE_BUCKETS] + [(RESPONSE_NEVER, "not contacted")]
 
 
-def response_bucket_q(code: str) -> Q:
-    """Leads whose first contact falls in the bucket `code` (RESPONSE_NEVER: not contacted)."""
+def response_bucket_q(code: str, *, prefix: str = "") -> Q:
+    """Leads whose first contact falls in the bucket `code` (RESPONSE_NEVER: not contacted).
+
+    `prefix` ("lead__") applies it from a related model, e.g. StageChange.
+    """
+    contacted, received = f"{prefix}first_contacted_at", F(f"{prefix}received_at")
     if code == RESPONSE_NEVER:
-        return Q(first_contacted_at__isnull=True)
+        return Q(**{f"{contacted}__isnull": True})
     bucket = next(b for b in RESPONSE_BUCKETS if b.code == code)
-    cond = Q(first_contacted_at__isnull=False)
+    cond = Q(**{f"{contacted}__isnull": False})
     if bucket.low is not None:
-        cond &= Q(first_contacted_at__gte=F("received_at") + timedelta(minutes=bucket.low))
+        cond &= Q(**{f"{contacted}__gte": received + timedelta(minutes=bucket.low)})
     if bucket.high is not None:
-        cond &= Q(first_contacted_at__lt=F("received_at") + timedelta(minutes=bucket.high))
+        cond &= Q(**{f"{contacted}__lt": received + timedelta(minutes=bucket.high)})
     return cond
 
 
