@@ -124,10 +124,10 @@ def seed(n: int) -> None:
                   FROM bench_ids WHERE stage IN ('customer', 'lost')
                 UNION ALL
                 SELECT id, 'lead', stage, LEAST(received_at + interval '1 day', now()) + interval '1 second',
-                       CASE WHEN stage = 'disqualified' THEN (ARRAY%s)[1 + i %% 4] ELSE 'Not now' END, false, owner_id
+                       CASE WHEN stage = 'disqualified' THEN (%s::text[])[1 + i %% 4] ELSE 'Not now' END, false, owner_id
                   FROM bench_ids WHERE stage IN ('disqualified', 'nurture')
-                """
-                % (repr(REASONS),)
+                """,
+                [REASONS],
             )
             c.execute(
                 """
@@ -152,7 +152,6 @@ def measure(runs: int) -> dict:
     from django.db import connection
     from django.test import Client
     from django.urls import reverse
-
     from django.utils import timezone
 
     from accounts.models import User
@@ -185,7 +184,7 @@ def measure(runs: int) -> dict:
         client.get(url)  # warm: connection, caches, templates
         queries: list[tuple[float, str]] = []
 
-        def timed(execute, sql, params, many, context):
+        def timed(execute, sql, params, many, context, queries=queries):
             t0 = time.perf_counter()
             try:
                 return execute(sql, params, many, context)
