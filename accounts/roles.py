@@ -28,7 +28,13 @@ REP_PERMS = [
     "qualification.change_helpfulclose",
     "qualification.view_disqualificationreason",
 ]
-MANAGER_PERMS = [*REP_PERMS, "leads.reassign_lead", "leads.override_gate", "leads.view_team_leads"]
+MANAGER_PERMS = [
+    *REP_PERMS,
+    "leads.reassign_lead",
+    "leads.override_gate",
+    "leads.view_team_leads",
+    "dashboard.view_dashboard",
+]
 ADMIN_PERMS = [
     *MANAGER_PERMS,
     "leads.view_all_leads",

@@ -18,6 +18,7 @@ ARGS = {
     "lead": lambda w: {"pk": w["lead"].pk},
     "helpful_close": lambda w: {"pk": w["helpful_close"].pk},
     "reason": lambda w: {"pk": w["reason"].pk},
+    "csv_table": lambda w: {"table": "funnel"},
 }
 
 
@@ -67,6 +68,10 @@ ACCESS = {
     "qualification:reasons": row(**ADMINS_ONLY),
     "qualification:reason_new": row(**ADMINS_ONLY),
     "qualification:reason_edit": row("reason", **ADMINS_ONLY),
+    # Reps have no team dashboard (403); each manager sees the teams they manage.
+    "dashboard:index": row(rep=403, teammate=403, manager=200, other_manager=200, admin_user=200),
+    "dashboard:csv": row("csv_table", rep=403, teammate=403, manager=200, other_manager=200, admin_user=200),
+    "dashboard:bulk_reassign": everyone(405),  # POST-only action
     "admin:index": row(anonymous=302, rep=302, teammate=302, manager=302, other_manager=302, admin_user=200),
 }
 

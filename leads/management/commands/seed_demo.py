@@ -77,6 +77,11 @@ COMPANIES = [
     "Summit Legal",
     "Tidewater Farms",
 ]
+# How fast each source's leads are first contacted (minutes), and how slow ones slow down: the
+# "crappy" partner list gets slow follow-up, yet converts when worked fast (seeds/001).
+FAST = [3, 4, 12, 45]
+SLOW = [45, 180, 1500, 3000]
+SLOW_SOURCES = {"Partner list", "Cold outreach"}
 TITLES = ["Owner", "Operations lead", "CEO", "Office manager", "Head of IT", "Founder"]
 OUTCOMES = {
     Activity.Kind.CALL: [
@@ -179,6 +184,7 @@ class Command(BaseCommand):
                 if kind == "fresh"
                 else now - timedelta(days=rng.randint(1, 120), minutes=rng.randint(0, 600))
             )
+            source = rng.choice(sources)
             lead = services.lead_create(
                 by=owner,
                 name=f"{first} {last}",
@@ -186,14 +192,18 @@ class Command(BaseCommand):
                 phone=f"+1 415 555 {i % 10000:04d}",
                 company=company,
                 title=rng.choice(TITLES),
-                source=rng.choice(sources),
+                source=source,
                 team=team,
                 owner=owner,
                 received_at=received,
             )
             if kind == "fresh":
                 continue
-            t = received + timedelta(minutes=rng.choice([3, 12, 45, 180, 1500]))
+            # Leads that went on to prospect were (mostly) called fast: conversion follows speed.
+            worked_fast = kind in ("prospect", "customer", "lost") or rng.random() < 0.3
+            if source.name in SLOW_SOURCES and rng.random() < 0.6:
+                worked_fast = False
+            t = received + timedelta(minutes=rng.choice(FAST if worked_fast else SLOW) * rng.uniform(0.6, 1.4))
             for _ in range(rng.randint(1, 4)):
                 if t >= now:
                     break
@@ -204,6 +214,9 @@ class Command(BaseCommand):
                 t += timedelta(hours=rng.randint(4, 96))
             t = min(t, now - timedelta(minutes=5))
             self._move(lead, kind, owner, manager, t, i)
+            if i % 17 == 5:  # a few leads changed hands
+                other = reps[(i + 1) % len(reps)]
+                services.lead_reassign(lead=lead, to_owner=other, by=manager, reason="Covering a holiday")
         # Disqualified leads we helped sent some people our way.
         referral = next(src for src in sources if src.name == "Referral")
         helped = Lead.objects.filter(team=team, stage=Lead.Stage.DISQUALIFIED).order_by("id")[:18:3]
@@ -295,6 +308,11 @@ class Command(BaseCommand):
                 reason="Not before next quarter",
                 at=at,
             )
+            back = at + min(timedelta(days=rng.randint(2, 20)), (timezone.now() - at) / 2)
+            if rng.random() < 0.4:  # some came back early: budget approved
+                services.lead_change_stage(
+                    lead=lead, to_stage=S.LEAD, by=owner, reason="Back from nurture: budget approved", at=back
+                )
             return
         if kind == "disqualified":
             reason = self.reasons[i % len(self.reasons)]
@@ -315,7 +333,8 @@ class Command(BaseCommand):
         else:
             self._call(lead, owner, at - timedelta(minutes=2), passing=True)
             services.lead_change_stage(lead=lead, to_stage=S.PROSPECT, by=owner, reason="Qualified on the call", at=at)
-        at += timedelta(seconds=30)
+        # Days between moves, so time-in-stage means something; never in the future.
+        at += min(timedelta(days=rng.randint(2, 20)), (timezone.now() - at) / 2)
         if kind == "customer":
             services.lead_change_stage(lead=lead, to_stage=S.CUSTOMER, by=owner, reason="Signed the annual plan", at=at)
         elif kind == "lost":
