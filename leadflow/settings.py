@@ -97,6 +97,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "followups.context_processors.followups",
             ],
         },
     },
@@ -174,6 +175,8 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 # --- Email ----------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "LeadFlow <leadflow@localhost>")
+# Where django.core.mail.backends.filebased.EmailBackend writes (tests and demos count emails there).
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))
 
 # --- Celery ---------------------------------------------------------------------------------
 if REDIS_URL:
@@ -206,9 +209,27 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
-# The one static beat entry (the follow-up dispatcher tick) is added by the follow-ups issue;
-# cadences are our own data, never beat rows.
-CELERY_BEAT_SCHEDULE: dict = {}
+# One queue name for every task; tests give each run its own so parallel runs never meet.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "celery")
+
+# --- Follow-up dispatcher ---------------------------------------------------------------------
+# Beat ticks the dispatcher every FOLLOWUP_TICK_SECONDS. It is the one static beat entry: an
+# interval (a crontab could be skipped or doubled by DST), and a tick that waited in the broker
+# longer than one interval expires unrun. Cadences are our own data, never beat rows.
+FOLLOWUP_TICK_SECONDS = envint("FOLLOWUP_TICK_SECONDS", 60)
+# How long a claimed row is a worker's before another may take it over (the worker died).
+# Far above the time one batch takes to send.
+FOLLOWUP_LEASE_SECONDS = envint("FOLLOWUP_LEASE_SECONDS", 300)
+# One dispatcher run stops claiming after this long (under CELERY_TASK_SOFT_TIME_LIMIT); the
+# next tick carries on with what is left.
+FOLLOWUP_DISPATCH_BUDGET_SECONDS = envint("FOLLOWUP_DISPATCH_BUDGET_SECONDS", 45)
+CELERY_BEAT_SCHEDULE: dict = {
+    "dispatch-due-followups": {
+        "task": "followups.tasks.dispatch_due_followups",
+        "schedule": float(FOLLOWUP_TICK_SECONDS),
+        "options": {"expires": float(FOLLOWUP_TICK_SECONDS)},
+    },
+}
 
 # --- Security ---------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

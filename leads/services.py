@@ -117,6 +117,9 @@ def lead_create(
         Assignment.objects.create(
             lead=lead, from_owner=None, to_owner=owner, assigned_by=by, assigned_at=now, reason="created"
         )
+    from followups.services import followups_on_stage_change  # here: followups imports leads
+
+    followups_on_stage_change(lead=lead, from_stage="", to_stage=Stage.LEAD, at=received_at)
     return lead
 
 
@@ -200,6 +203,10 @@ def lead_change_stage(
         is_override=is_override,
     )
     lead.stage, lead.stage_changed_at = to_stage, at
+    from followups.services import followups_on_stage_change  # here: followups imports leads
+
+    locked.stage = to_stage
+    followups_on_stage_change(lead=locked, from_stage=from_stage, to_stage=to_stage, at=at)
     return change
 
 
@@ -215,6 +222,9 @@ def lead_reassign(*, lead: Lead, to_owner: User, by: User, reason: str = "") -> 
     from_owner_id = locked.owner_id
     Lead.objects.filter(pk=locked.pk).update(owner=to_owner)
     lead.owner = to_owner
+    from followups.services import followups_on_reassign  # here: followups imports leads
+
+    followups_on_reassign(lead=locked, to_owner=to_owner)
     return Assignment.objects.create(
         lead=locked,
         from_owner_id=from_owner_id,
@@ -222,6 +232,28 @@ def lead_reassign(*, lead: Lead, to_owner: User, by: User, reason: str = "") -> 
         assigned_by=by,
         assigned_at=timezone.now(),
         reason=(reason or "").strip() or "reassigned",
+    )
+
+
+@transaction.atomic
+def lead_return_to_pool(*, lead: Lead, by: User | None, reason: str) -> Assignment | None:
+    """Take a lead from its owner: it stays with its team, unassigned (e.g. a missed speed-to-lead
+    SLA). Returns None when it had no owner."""
+    locked = Lead.objects.select_for_update().get(pk=lead.pk)
+    if locked.owner_id is None:
+        return None
+    Lead.objects.filter(pk=locked.pk).update(owner=None)
+    lead.owner = None
+    from followups.services import followups_on_reassign  # here: followups imports leads
+
+    followups_on_reassign(lead=locked, to_owner=None)
+    return Assignment.objects.create(
+        lead=locked,
+        from_owner_id=locked.owner_id,
+        to_owner=None,
+        assigned_by=by,
+        assigned_at=timezone.now(),
+        reason=reason.strip() or "returned to the team pool",
     )
 
 
@@ -253,4 +285,7 @@ def activity_log(
             Q(last_touched_at__isnull=True) | Q(last_touched_at__lt=occurred_at)
         ).update(last_touched_at=occurred_at)
         lead.refresh_from_db(fields=["first_contacted_at", "last_touched_at"])
+        from followups.services import sla_stop  # here: followups imports leads
+
+        sla_stop(lead=lead, at=lead.first_contacted_at)
     return activity

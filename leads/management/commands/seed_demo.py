@@ -1,5 +1,7 @@
 """Demo data for `make run`: one team, a manager, three reps, an admin and ~200 leads in every
-stage with their history. Safe to run twice: a second run only prints the logins."""
+stage with their history, the default cadences and follow-up policy. Safe to run twice: a second
+run adds no leads; every run moves the demo follow-up to a minute from now, so its reminder shows
+in the bell shortly after `make run` starts."""
 
 from __future__ import annotations
 
@@ -10,15 +12,21 @@ from datetime import timedelta
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts import roles
 from accounts.models import Membership, Team, User
+from followups import services as followup_services
+from followups.models import FollowUp, FollowUpPolicy, Kind
 from leads import services
 from leads.models import Activity, Lead, LeadSource
 
 DEMO_PASSWORD = "leadflow-demo"  # noqa: S105 (demo only; printed to the console on purpose)
 DEMO_TEAM = "Demo sales team"
+# The lead whose follow-up falls due a minute after each `make run`.
+DEMO_LEAD_EMAIL = "dana.demo@acme.example"
+DEMO_FOLLOWUP = "Demo: call Dana back about the pilot (due a minute after start)"
 SOURCES = ["Website form", "Referral", "Trade show", "Partner list", "Webinar", "Cold outreach"]
 PEOPLE = [
     ("admin", "Ada", "Admin", roles.ADMIN),
@@ -96,7 +104,44 @@ class Command(BaseCommand):
             with transaction.atomic():
                 self._seed(leads)
             self.stdout.write(self.style.SUCCESS(f"Demo data created: {leads} leads."))
+        due_at = self._refresh_demo_followup()
+        self.stdout.write(f"Demo follow-up for ana due at {due_at:%H:%M:%S} UTC: watch the bell.")
         self._print_logins()
+
+    @transaction.atomic
+    def _refresh_demo_followup(self):
+        """One pending demo follow-up, due a minute from now: moved if it exists, added if not."""
+        ana = User.objects.get(username="ana")
+        due_at = timezone.now() + timedelta(minutes=1)
+        lead = Lead.objects.filter(email=DEMO_LEAD_EMAIL).first()
+        if lead is None:
+            lead = services.lead_create(
+                by=ana,
+                name="Dana Demo",
+                email=DEMO_LEAD_EMAIL,
+                phone="+1 415 555 0100",
+                company="Acme Robotics",
+                title="Operations lead",
+                source=LeadSource.objects.get_or_create(name=SOURCES[0])[0],
+                team=Team.objects.get(name=DEMO_TEAM),
+                owner=ana,
+                received_at=timezone.now() - timedelta(hours=2),
+            )
+            services.activity_log(lead=lead, by=ana, kind=Activity.Kind.CALL, outcome="Asked to be called back")
+        pending = FollowUp.objects.pending().filter(lead=lead, instruction=DEMO_FOLLOWUP).first()
+        if pending is not None:
+            followup_services.followup_reschedule(followup=pending, by=ana, due_at=due_at)
+        else:
+            followup_services.followup_add(
+                lead=lead,
+                owner=ana,
+                due_at=due_at,
+                kind=Kind.CALL,
+                instruction=DEMO_FOLLOWUP,
+                agreed_with_lead=True,
+                by=ana,
+            )
+        return due_at
 
     def _print_logins(self) -> None:
         self.stdout.write(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
@@ -105,6 +150,8 @@ class Command(BaseCommand):
 
     def _seed(self, n_leads: int) -> None:
         rng = random.Random(20261122)
+        FollowUpPolicy.load().save()
+        followup_services.cadences_ensure_defaults()
         users = {}
         for username, first, last, role in PEOPLE:
             user = User.objects.create_user(
@@ -171,6 +218,9 @@ class Command(BaseCommand):
                 t += timedelta(hours=rng.randint(4, 96))
             t = min(t, now - timedelta(minutes=1))
             self._move(lead, kind, owner, manager, t)
+        # The history's follow-ups that fell due before today were reminded back then: mark them
+        # so, or the first `make run` would send a few hundred stale reminders at once.
+        FollowUp.objects.pending().filter(due_at__lt=now).update(reminded_at=F("due_at"), escalated_at=F("due_at"))
 
     def _move(self, lead: Lead, kind: str, owner: User, manager: User, at) -> None:
         S = Lead.Stage
