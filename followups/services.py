@@ -436,9 +436,9 @@ def _claim(model: type[models.Model], sources: list[tuple[models.QuerySet, Q]], 
 def _deliver(batch: _Batch, now: datetime) -> None:
     """Send the email copy of every notification of the batch that has none yet.
 
-    Runs outside any transaction. emailed_at is written after the message went: a crash between
-    the two resends that one email, with the same Message-ID. A failure is recorded against the
-    row that owes it, which then backs off and is retried.
+    Runs outside any transaction, over one mail connection. Each email's emailed_at is written
+    right after it went: a crash between the two resends that one email (same Message-ID), never
+    the batch. A failure is recorded against the row that owes it, which backs off and retries.
     """
     by_key = {s.notification.key: s for s in batch.sends}
     if not by_key:
@@ -446,7 +446,6 @@ def _deliver(batch: _Batch, now: datetime) -> None:
     to_email = list(Notification.objects.filter(key__in=list(by_key), emailed_at__isnull=True).exclude(email_to=""))
     if not to_email:
         return
-    sent: list[int] = []
     try:
         connection = get_connection()
         connection.open()
@@ -467,13 +466,9 @@ def _deliver(batch: _Batch, now: datetime) -> None:
             except Exception as e:
                 batch.failed[send.row_id] = f"email to {n.email_to}: {e!r}"
             else:
-                sent.append(n.pk)
+                Notification.objects.filter(pk=n.pk).update(emailed_at=now)
     finally:
-        try:
-            connection.close()
-        finally:
-            if sent:
-                Notification.objects.filter(pk__in=sent).update(emailed_at=now)
+        connection.close()
 
 
 def _record_failures(model: type[models.Model], batch: _Batch, *, now: datetime, max_attempts: int) -> None:

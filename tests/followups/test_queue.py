@@ -29,7 +29,9 @@ def frozen():
 def lead_at(rep, team, source, name, *, received_ago, contacted_ago=None) -> Lead:
     lead = make_lead(owner=rep, team=team, source=source, name=name, received_at=NOW - received_ago)
     if contacted_ago is not None:
-        lead_services.activity_log(lead=lead, by=rep, kind=Activity.Kind.CALL, outcome="call", occurred_at=NOW - contacted_ago)
+        lead_services.activity_log(
+            lead=lead, by=rep, kind=Activity.Kind.CALL, outcome="call", occurred_at=NOW - contacted_ago
+        )
     return lead
 
 
@@ -44,9 +46,13 @@ def test_breaches_then_fresh_leads_then_overdue_followups_then_the_rest(rep, tea
     followup(quiet, timedelta(days=2))
     stale = lead_at(rep, team, source, "stale", received_ago=timedelta(days=9), contacted_ago=timedelta(days=9))
     followup(stale, timedelta(days=1))
-    overdue_old = lead_at(rep, team, source, "overdue 2d", received_ago=timedelta(days=5), contacted_ago=timedelta(days=5))
+    overdue_old = lead_at(
+        rep, team, source, "overdue 2d", received_ago=timedelta(days=5), contacted_ago=timedelta(days=5)
+    )
     followup(overdue_old, -timedelta(days=2))
-    overdue_new = lead_at(rep, team, source, "overdue 1h", received_ago=timedelta(days=5), contacted_ago=timedelta(days=4))
+    overdue_new = lead_at(
+        rep, team, source, "overdue 1h", received_ago=timedelta(days=5), contacted_ago=timedelta(days=4)
+    )
     followup(overdue_new, -timedelta(hours=1))
     fresh = lead_at(rep, team, source, "fresh", received_ago=timedelta(minutes=5))
     fresher = lead_at(rep, team, source, "fresher", received_ago=timedelta(minutes=1))
@@ -75,7 +81,14 @@ def test_the_queue_shows_sla_countdowns_flags_and_temperatures(client, rep, team
 @pytest.mark.parametrize("n", [5, 50])
 def test_the_queue_runs_a_fixed_number_of_queries(client, rep, team, source, cadences, n, django_assert_num_queries):
     for i in range(n):
-        lead_at(rep, team, source, f"L{i}", received_ago=timedelta(hours=i), contacted_ago=None if i % 2 else timedelta(hours=i))
+        lead_at(
+            rep,
+            team,
+            source,
+            f"L{i}",
+            received_ago=timedelta(hours=i),
+            contacted_ago=None if i % 2 else timedelta(hours=i),
+        )
     client.force_login(rep)
     # session, user, 2 × permissions, groups, sources (filter form), stage counts, the page of leads
     # (source, owner and SLA clock joined), and ours: the bell, the policy for temperatures

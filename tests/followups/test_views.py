@@ -65,9 +65,7 @@ def test_anonymous_users_are_sent_to_log_in(client, db, name, args):
     assert response["Location"].startswith(reverse("login"))
 
 
-@pytest.mark.parametrize(
-    "name", ["followups:skip", "followups:open", "followups:read", "followups:read_all"]
-)
+@pytest.mark.parametrize("name", ["followups:skip", "followups:open", "followups:read", "followups:read_all"])
 def test_actions_refuse_get(client, rep, followup, name):
     client.force_login(rep)
     args = [] if name == "followups:read_all" else [followup.pk]
@@ -121,7 +119,8 @@ def test_completing_an_already_done_followup_is_a_form_error_not_a_500(client, r
     services.followup_skip(followup=followup, by=rep)
     client.force_login(rep)
     response = client.post(
-        reverse("followups:complete", args=[followup.pk]), {"activity_kind": "call", "outcome": "x", "next_kind": "call"}
+        reverse("followups:complete", args=[followup.pk]),
+        {"activity_kind": "call", "outcome": "x", "next_kind": "call"},
     )
     assert response.status_code == 400
     assert "already skipped" in response.content.decode()
@@ -234,7 +233,9 @@ def test_my_followups_lists_mine_overdue_first(client, rep, teammate, team, sour
     theirs = make_lead(owner=teammate, team=team, source=source)
     later = add(lead, due_in=timedelta(days=2), instruction="later")
     add(theirs, due_in=timedelta(days=1), instruction="not mine")
-    overdue = FollowUp.objects.create(lead=lead, owner=rep, due_at=timezone.now() - timedelta(hours=3), instruction="overdue")
+    overdue = FollowUp.objects.create(
+        lead=lead, owner=rep, due_at=timezone.now() - timedelta(hours=3), instruction="overdue"
+    )
     client.force_login(rep)
     response = client.get(reverse("followups:mine"))
     assert response.context["followups"] == [overdue, later]
