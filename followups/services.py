@@ -9,13 +9,15 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import get_connection
+from django.db import connection as db_connection
 from django.db import models, transaction
 from django.db.models import F, Min, OuterRef, Q, Subquery
 from django.utils import timezone
@@ -379,10 +381,6 @@ def notifications_mark_all_read(*, user: User) -> int:
 # marked by a worker that lost its claim.
 
 
-def lease_seconds() -> int:
-    return settings.FOLLOWUP_LEASE_SECONDS
-
-
 def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(60 * 2 ** max(attempts - 1, 0), 3600))
 
@@ -414,7 +412,7 @@ def _claim(model: type[models.Model], sources: list[tuple[models.QuerySet, Q]], 
     claimers from taking the same row (a row someone else claimed no longer matches).
     """
     token = uuid.uuid4()
-    lease_until = now + timedelta(seconds=lease_seconds())
+    lease_until = now + timedelta(seconds=settings.FOLLOWUP_LEASE_SECONDS)
     picked: list[int] = []
     with transaction.atomic():
         for q, still in sources:
@@ -640,7 +638,10 @@ def followup_dispatch_batch(*, now: datetime) -> int:
         )
     for row_id in recycle:
         if row_id not in batch.failed:
-            _recycle_lead(row_id, token=batch.token, now=now)
+            try:
+                _recycle_lead(row_id, token=batch.token, now=now)
+            except Exception as e:  # this lead's move failed (rolled back); the others go on
+                batch.failed[row_id] = f"recycle: {e!r}"
     _record_failures(FollowUp, batch, now=now, max_attempts=policy.max_attempts)
     return len(batch.ids)
 
@@ -735,7 +736,10 @@ def sla_dispatch_batch(*, now: datetime) -> int:
 
     for clock_id, clock_marks in marks.items():
         if clock_id not in batch.failed:
-            _sla_mark(clock_id, clock_marks, token=batch.token, now=now, policy=policy)
+            try:
+                _sla_mark(clock_id, clock_marks, token=batch.token, now=now, policy=policy)
+            except Exception as e:  # e.g. the return to the pool failed (rolled back): retry later
+                batch.failed[clock_id] = f"mark: {e!r}"
     _record_failures(SlaClock, batch, now=now, max_attempts=policy.max_attempts)
     return len(batch.ids)
 
@@ -764,17 +768,38 @@ def dispatch_due(*, now: Callable[[], datetime] = timezone.now, budget_seconds: 
     """Run the dispatchers until nothing is due (or the time budget is spent). Returns rows handled.
 
     Catch-up after downtime is natural: everything with a due time <= now is found, each once.
+
+    On PostgreSQL the dispatcher's commits do not wait for the disk (synchronous_commit off; a
+    commit per email made the fsync the main cost). That is safe here because every write of the
+    dispatcher can be redone: a database crash may lose its last few commits, which only means a
+    row is claimed and sent again (email is at-least-once anyway, with the same Message-ID). The
+    follow-ups themselves are written by the requests, with durable commits.
     """
     budget = settings.FOLLOWUP_DISPATCH_BUDGET_SECONDS if budget_seconds is None else budget_seconds
     stop_at = time.monotonic() + budget
     total = 0
-    while time.monotonic() < stop_at:
-        at = now()
-        handled = followup_dispatch_batch(now=at) + sla_dispatch_batch(now=at)
-        total += handled
-        if handled == 0:
-            break
+    with _redoable_commits():
+        while time.monotonic() < stop_at:
+            at = now()
+            handled = followup_dispatch_batch(now=at) + sla_dispatch_batch(now=at)
+            total += handled
+            if handled == 0:
+                break
     return total
+
+
+@contextmanager
+def _redoable_commits() -> Iterator[None]:
+    if db_connection.vendor != "postgresql":
+        yield
+        return
+    with db_connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO OFF")
+    try:
+        yield
+    finally:
+        with db_connection.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
 
 
 # --- Defaults ---------------------------------------------------------------------------------

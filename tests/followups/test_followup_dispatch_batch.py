@@ -57,7 +57,7 @@ def test_a_due_followup_is_reminded_once_by_email_and_in_the_app(lead, rep, mail
     assert "Call back" in notification.text and notification.emailed_at is not None
     (email,) = mailoutbox
     assert email.to == [rep.email]
-    assert email.subject == "Call Lena Lead — Call back"
+    assert email.subject == "Call Lena Lead: Call back"
     assert email.extra_headers["Message-ID"] == message_id_for(notification.key)
     assert lead.get_absolute_url() in email.body
     assert email.alternatives[0][1] == "text/html"
@@ -104,7 +104,7 @@ def test_a_worker_that_dies_mid_batch_loses_nothing_and_a_second_worker_waits_fo
     assert dispatch(now + LEASE + timedelta(seconds=1)) == 5  # the lease ran out: taken over
 
     assert Notification.objects.count() == 5
-    assert sorted(m.subject for m in mail.outbox) == sorted(f"Call Lena Lead — step {i}" for i in range(5))
+    assert sorted(m.subject for m in mail.outbox) == sorted(f"Call Lena Lead: step {i}" for i in range(5))
     assert not FollowUp.objects.filter(reminded_at__isnull=True).exists()
     assert set(FollowUp.objects.values_list("attempts", flat=True)) == {0}
 
