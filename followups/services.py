@@ -117,13 +117,27 @@ def _cancel_pending(lead: Lead, at: datetime) -> int:
     )
 
 
-def _enqueue_dispatch() -> None:
-    """Ask a worker to dispatch now (after commit). If the broker is down, beat catches it up."""
+def _dispatch_after_commit() -> None:
     from leadflow.queue import enqueue_on_commit
 
     from .tasks import dispatch_due_followups as dispatch_due_followups_task
 
+    # Runs after the commit, outside any transaction: enqueue_on_commit sends at once, and logs
+    # (never raises) a broker outage.
     enqueue_on_commit(dispatch_due_followups_task)
+
+
+def _enqueue_dispatch() -> None:
+    """Ask a worker to dispatch now, once per transaction, after it commits. If the broker is down,
+    beat's next tick finds the rows anyway.
+
+    One request in a transaction may create many due rows (an import, the demo data): a single
+    "dispatch now" covers them all, so the callback is registered only if it is not there yet.
+    (`run_on_commit` holds (savepoint ids, callback, robust) tuples; a rollback drops ours.)
+    """
+    pending = transaction.get_connection().run_on_commit
+    if not any(callback is _dispatch_after_commit for _sids, callback, _robust in pending):
+        transaction.on_commit(_dispatch_after_commit)
 
 
 def followups_on_stage_change(*, lead: Lead, from_stage: str, to_stage: str, at: datetime) -> None:

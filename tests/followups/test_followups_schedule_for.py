@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.db import transaction
 from django.utils import timezone
 
 from followups import services
@@ -142,6 +143,15 @@ def test_a_lead_with_something_due_now_asks_for_a_dispatch_after_commit(
 ):
     with django_capture_on_commit_callbacks() as callbacks:
         make_lead(owner=rep, team=team, source=source)
+    assert len(callbacks) == 1
+
+
+def test_many_leads_in_one_transaction_ask_for_one_dispatch(
+    rep, team, source, cadences, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
+        for _ in range(3):
+            make_lead(owner=rep, team=team, source=source)
     assert len(callbacks) == 1
 
 

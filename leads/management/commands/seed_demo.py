@@ -127,7 +127,11 @@ class Command(BaseCommand):
                 owner=ana,
                 received_at=timezone.now() - timedelta(hours=2),
             )
-            services.activity_log(lead=lead, by=ana, kind=Activity.Kind.CALL, outcome="Asked to be called back")
+            # Ana called at once (the cadence's "call now" step): Dana asked to be called back.
+            for step in FollowUp.objects.pending().filter(lead=lead, due_at__lte=timezone.now()):
+                followup_services.followup_complete(
+                    followup=step, by=ana, activity_kind=Activity.Kind.CALL, outcome="Asked to be called back"
+                )
         pending = FollowUp.objects.pending().filter(lead=lead, instruction=DEMO_FOLLOWUP).first()
         if pending is not None:
             followup_services.followup_reschedule(followup=pending, by=ana, due_at=due_at)
@@ -218,9 +222,14 @@ class Command(BaseCommand):
                 t += timedelta(hours=rng.randint(4, 96))
             t = min(t, now - timedelta(minutes=1))
             self._move(lead, kind, owner, manager, t)
-        # The history's follow-ups that fell due before today were reminded back then: mark them
-        # so, or the first `make run` would send a few hundred stale reminders at once.
+        # The history's follow-ups: those due over a week ago were dealt with back then (skipped:
+        # some leads are left with no next step, as in real life); those due this week are
+        # overdue and were reminded when due. Either way the first `make run` does not send a few
+        # hundred stale reminders at once.
+        old = FollowUp.objects.pending().filter(due_at__lt=now - timedelta(days=7))
+        old.update(state=FollowUp.State.SKIPPED, completed_at=F("due_at"))
         FollowUp.objects.pending().filter(due_at__lt=now).update(reminded_at=F("due_at"), escalated_at=F("due_at"))
+        followup_services.followups_refresh_next(lead_ids=Lead.objects.values_list("pk", flat=True))
 
     def _move(self, lead: Lead, kind: str, owner: User, manager: User, at) -> None:
         S = Lead.Stage
