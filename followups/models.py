@@ -295,13 +295,6 @@ class FollowUp(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.lead_id} @ {self.due_at:%Y-%m-%d %H:%M}"
 
-    @property
-    def is_pending(self) -> bool:
-        return self.state == self.State.PENDING
-
-    def is_overdue(self, now) -> bool:
-        return self.is_pending and self.due_at <= now
-
 
 class SlaClock(models.Model):
     """The speed-to-lead clock of one new lead: when its owner, then its manager, must be alerted.
@@ -354,9 +347,6 @@ class SlaClock(models.Model):
 
     def __str__(self) -> str:
         return f"SLA of lead {self.lead_id}"
-
-    def is_breached(self, now) -> bool:
-        return self.stopped_at is None and self.owner_due_at <= now
 
 
 class Notification(models.Model):

@@ -107,16 +107,3 @@ def add_working_minutes(start: datetime, minutes: int, tz: ZoneInfo, hours: Work
         remaining -= available
         cursor = next_working_moment(closes, tz, hours)
     raise ValueError("working minutes do not fit within two years")
-
-
-def working_minutes_between(start: datetime, end: datetime, tz: ZoneInfo, hours: WorkingHours) -> int:
-    """Whole working minutes from `start` to `end` (0 if `end` is not after `start`)."""
-    total = timedelta()
-    cursor = next_working_moment(start, tz, hours)
-    for _ in range(MAX_DAYS_SEARCHED * 2):
-        if cursor >= end:
-            break
-        _opens, closes = _day_bounds(cursor.astimezone(tz).date(), hours, tz)
-        total += min(closes, end) - cursor
-        cursor = next_working_moment(closes, tz, hours)
-    return int(total.total_seconds() // 60)

@@ -13,7 +13,6 @@ from followups.worktime import (
     add_working_days,
     add_working_minutes,
     next_working_moment,
-    working_minutes_between,
 )
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -97,13 +96,6 @@ def test_working_minutes_read_hours_in_the_owners_zone():
     start = datetime(2026, 11, 23, 13, 55, tzinfo=UTC)  # 14:55 in Berlin, 08:55 in New York
     assert add_working_minutes(start, 15, BERLIN, OFFICE) == datetime(2026, 11, 23, 14, 10, tzinfo=UTC)
     assert add_working_minutes(start, 15, NEW_YORK, OFFICE) == datetime(2026, 11, 23, 14, 15, tzinfo=UTC)
-
-
-def test_working_minutes_between_is_the_inverse():
-    start = local(BERLIN, 2026, 11, 20, 16, 50)
-    end = add_working_minutes(start, 600, BERLIN, OFFICE)
-    assert working_minutes_between(start, end, BERLIN, OFFICE) == 600
-    assert working_minutes_between(end, start, BERLIN, OFFICE) == 0
 
 
 def test_next_working_moment_inside_hours_is_now():
