@@ -40,6 +40,10 @@ MSG_LEAD_CLOSED = "The lead is {stage}: follow-ups are for open and nurtured lea
 MSG_OWNER_NOT_IN_TEAM = "{owner} is not in the lead's team."
 MSG_INSTRUCTION_REQUIRED = "Say what to do, in a few words."
 MSG_RECYCLE_ONLY_DATE = "This is the end of the nurture period: change its date, not what it is."
+MSG_RECYCLE_NOT_DONE = (
+    "This is the end of the nurture period: it brings the lead back by itself. To bring it back now, "
+    "move the lead to “Lead”; otherwise change the date."
+)
 
 # A follow-up time the browser sent "now" may be this far behind the server's clock.
 PAST_TOLERANCE = timedelta(minutes=5)
@@ -287,6 +291,8 @@ def followup_complete(
     from leads.services import activity_log
 
     row = _locked_pending(followup)
+    if row.recycles_lead:
+        raise ValidationError({"__all__": MSG_RECYCLE_NOT_DONE})
     activity = activity_log(lead=row.lead, by=by, kind=activity_kind, outcome=outcome, occurred_at=occurred_at)
     _update_row(row, state=State.DONE, completed_at=timezone.now(), completed_by=by, activity=activity)
     if next_due_at is not None:
@@ -305,6 +311,8 @@ def followup_complete(
 @transaction.atomic
 def followup_skip(*, followup: FollowUp, by: User) -> FollowUp:
     row = _locked_pending(followup)
+    if row.recycles_lead:
+        raise ValidationError({"__all__": MSG_RECYCLE_NOT_DONE})
     _update_row(row, state=State.SKIPPED, completed_at=timezone.now(), completed_by=by)
     followups_refresh_next(lead_ids=[row.lead_id])
     return row

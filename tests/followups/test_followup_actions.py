@@ -121,6 +121,17 @@ def test_rescheduling_the_end_of_nurture_moves_the_return_date(lead, rep, policy
         services.followup_reschedule(followup=recycle, by=rep, due_at=new_date, instruction="something else")
 
 
+def test_the_end_of_nurture_cannot_be_marked_done_or_skipped(lead, rep, policy):
+    lead_services.lead_change_stage(lead=lead, to_stage=Lead.Stage.NURTURE, by=rep)
+    recycle = FollowUp.objects.get(lead=lead, recycles_lead=True)
+    with pytest.raises(ValidationError):
+        services.followup_complete(followup=recycle, by=rep, activity_kind=Activity.Kind.CALL, outcome="x")
+    with pytest.raises(ValidationError):
+        services.followup_skip(followup=recycle, by=rep)
+    recycle.refresh_from_db()
+    assert recycle.state == FollowUp.State.PENDING
+
+
 def test_skipping_closes_it_without_an_activity(followup, rep):
     services.followup_skip(followup=followup, by=rep)
     followup.refresh_from_db()
