@@ -184,6 +184,7 @@ def main() -> int:
                 sys.exit("the worker never started dispatching")
             time.sleep(0.05)
         started = time.monotonic()
+        load_before = os.getloadavg()[0]
         last_report = started
         while due.exists():
             if time.monotonic() > deadline or worker.poll() is not None:
@@ -221,6 +222,8 @@ def main() -> int:
         "email_backend": EMAIL_BACKENDS[args.email][1],
         "database": f"PostgreSQL {connection.cursor().connection.server_version}",
         "machine": f"{platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        # Other work on the machine competes with the worker: the 1-minute load at start and end.
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"dispatcher-{args.n}-{args.email}.json"
