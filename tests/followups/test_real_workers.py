@@ -117,6 +117,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(cluster, le
         # Each email takes 30 ms: the batch is still being sent when the kill comes.
         cluster.worker("doomed", LEADFLOW_TEST_MAIL_DELAY="0.03")
         wait_for(lambda: len(message_ids(cluster.mail_dir)) >= 25, timeout=60, what="the first emails")
+        wait_for(lambda: FollowUp.objects.filter(claim_token__isnull=False).exists(), timeout=10, what="a claim")
         cluster.kill("doomed")  # SIGKILL to the worker and its pool child
         held = FollowUp.objects.filter(claim_token__isnull=False).count()
         assert held > 0, "the worker was not holding a batch when it died"
