@@ -26,7 +26,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.db.models import Case, Count, F, Q, QuerySet, Value, When, Window
 from django.db.models.functions import Coalesce, TruncWeek
 from django.db.models.functions import Lead as NextValue
@@ -69,14 +68,12 @@ Z_95 = 1.959963984540054
 # --- Policy knobs: one function each, so the owning branches can swap them -----------------------
 
 
-def _sla_minutes() -> int:
-    """The speed-to-lead SLA. The follow-ups app's admin policy replaces this body."""
-    return int(getattr(settings, "LEADFLOW_DEFAULT_SLA_MINUTES", 15))
+def _policy_knobs() -> tuple[int, int, int]:
+    """(SLA minutes, cooling days, cold days) from the admin's follow-up policy. One query."""
+    from followups.models import FollowUpPolicy
 
-
-def _cooling_thresholds() -> tuple[int, int]:
-    """(cooling, cold) in days without a touch, for open leads."""
-    return 3, 14
+    policy = FollowUpPolicy.load()
+    return policy.sla_minutes, policy.cooling_days, policy.cold_days
 
 
 def _min_sample() -> int:
@@ -482,8 +479,7 @@ def dashboard_build(
     """
     now = now or timezone.now()
     team_ids = [t.pk for t in (teams if teams is not None else dashboard_teams(user=user))]
-    sla = _sla_minutes()
-    cooling_days, cold_days = _cooling_thresholds()
+    sla, cooling_days, cold_days = _policy_knobs()
     min_sample = _min_sample()
     leads = dashboard_leads(user=user, filters=filters, team_ids=team_ids)
     link = lambda **extra: _link(filters, **extra)  # noqa: E731

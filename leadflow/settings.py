@@ -107,6 +107,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "followups.context_processors.followups",
             ],
         },
     },
@@ -205,6 +206,8 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 # --- Email ----------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "LeadFlow <leadflow@localhost>")
+# Where django.core.mail.backends.filebased.EmailBackend writes (tests and demos count emails there).
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))
 
 # --- Celery ---------------------------------------------------------------------------------
 if REDIS_URL:
@@ -221,6 +224,8 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR),
         "data_folder_out": str(BROKER_DIR),
+        # Broadcast (worker control) files; kombu's default is ./control in the current directory.
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
 CELERY_TIMEZONE = "UTC"
@@ -237,6 +242,20 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
+# One queue name for every task; tests give each run its own so parallel runs never meet.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "celery")
+
+# --- Follow-up dispatcher ---------------------------------------------------------------------
+# Beat ticks the dispatcher every FOLLOWUP_TICK_SECONDS. It is the one static beat entry: an
+# interval (a crontab could be skipped or doubled by DST), and a tick that waited in the broker
+# longer than one interval expires unrun. Cadences are our own data, never beat rows.
+FOLLOWUP_TICK_SECONDS = envint("FOLLOWUP_TICK_SECONDS", 60)
+# How long a claimed row is a worker's before another may take it over (the worker died).
+# Far above the time one batch takes to send.
+FOLLOWUP_LEASE_SECONDS = envint("FOLLOWUP_LEASE_SECONDS", 300)
+# One dispatcher run stops claiming after this long (under CELERY_TASK_SOFT_TIME_LIMIT); the
+# next tick carries on with what is left.
+FOLLOWUP_DISPATCH_BUDGET_SECONDS = envint("FOLLOWUP_DISPATCH_BUDGET_SECONDS", 45)
 # Periodic jobs: fixed entries only (cadences and reminders are our own rows, never beat rows).
 # `expires` drops triggers that piled up while the workers were down.
 CELERY_BEAT_SCHEDULE: dict = {
@@ -246,12 +265,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": crontab(minute=0, hour=6, day_of_week="mon"),
         "options": {"expires": 6 * 60 * 60},
     },
+    "dispatch-due-followups": {
+        "task": "followups.tasks.dispatch_due_followups",
+        "schedule": float(FOLLOWUP_TICK_SECONDS),
+        "options": {"expires": float(FOLLOWUP_TICK_SECONDS)},
+    },
 }
-
-# --- Dashboard --------------------------------------------------------------------------------
-# Speed-to-lead SLA in minutes until the follow-ups app's admin policy replaces it
-# (read only through dashboard.selectors._sla_minutes).
-LEADFLOW_DEFAULT_SLA_MINUTES = envint("LEADFLOW_DEFAULT_SLA_MINUTES", 15)
 
 # --- Security ---------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -10,6 +10,7 @@ urlpatterns = [
     path("leads/", include("leads.urls")),
     path("", include("qualification.urls")),
     path("dashboard/", include("dashboard.urls")),
+    path("", include("followups.urls")),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(authentication_form=LoginForm, redirect_authenticated_user=True),

@@ -196,17 +196,35 @@ def disqualified_for_q(reason_key: str, *, since: datetime | None = None, until:
     return Q(Exists(q))
 
 
-def lead_list_needing_attention(*, user: User, filters: LeadFilters) -> QuerySet[Lead]:
+def lead_list_needing_attention(*, user: User, filters: LeadFilters, now: datetime | None = None) -> QuerySet[Lead]:
     """The work queue: what needs the user now comes first.
 
-    Uncontacted leads first, oldest first (the speed-to-lead rule: the longer one waits, the
-    colder it gets); then the rest by last touch, least recently touched first.
+    1. Speed-to-lead breaches: uncontacted past their SLA deadline, the longest-late first.
+    2. Other uncontacted leads, the nearest SLA deadline first (the speed-to-lead rule: the longer
+       one waits, the colder it gets).
+    3. Overdue follow-ups, the most overdue first.
+    4. The rest by last touch, least recently touched first.
+    One query: the SLA clock is joined (select_related), the next follow-up is a column of the lead.
     """
+    now = now or timezone.now()
     q = Lead.objects.visible_to(user)
     q = _apply_stage(_apply_filters_but_stage(q, filters), filters.stage)
-    return q.select_related("source", "owner").order_by(
-        Case(When(first_contacted_at__isnull=True, then=Value(0)), default=Value(1), output_field=IntegerField()),
-        Coalesce("last_touched_at", "received_at"),
+    uncontacted = Q(first_contacted_at__isnull=True)
+    breached = uncontacted & Q(sla__owner_due_at__lte=now)
+    overdue = Q(next_followup_at__lte=now)
+    return q.select_related("source", "owner", "sla").order_by(
+        Case(
+            When(breached, then=Value(0)),
+            When(uncontacted, then=Value(1)),
+            When(overdue, then=Value(2)),
+            default=Value(3),
+            output_field=IntegerField(),
+        ),
+        Case(
+            When(uncontacted, then=Coalesce("sla__owner_due_at", "received_at")),
+            When(overdue, then="next_followup_at"),
+            default=Coalesce("last_touched_at", "received_at"),
+        ),
         "id",
     )
 

@@ -51,7 +51,10 @@ def _add_service_errors(form, error: ValidationError) -> None:
 
 def _detail_ctx(lead: Lead, *, activity_form=None, stage_form=None) -> dict:
     """The lead page's context; a refused action re-renders it with its bound form."""
+    from followups.views import lead_panel_ctx
+
     return {
+        **lead_panel_ctx(lead=lead),
         "lead": lead,
         "timeline": selectors.lead_timeline(lead=lead),
         "moves": [Lead.Stage(s) for s in services.allowed_moves(lead)],

@@ -60,8 +60,12 @@ def test_speed_to_lead_gives_median_p90_and_the_sla_share(pipeline, manager):
     assert total.p90_min == pytest.approx(EXPECTED["response_p90_min"], abs=0.05)
 
 
-def test_the_sla_comes_from_one_setting(pipeline, manager, settings):
-    settings.LEADFLOW_DEFAULT_SLA_MINUTES = 30
+def test_the_sla_comes_from_the_follow_up_policy(pipeline, manager):
+    from followups.models import FollowUpPolicy
+
+    policy = FollowUpPolicy.load()
+    policy.sla_minutes = 30
+    policy.save()
     dash = _build(manager)
     assert dash.sla_minutes == 30
     assert dash.speed_total.within_sla.k.n == 3  # L2's 30 minutes now count
