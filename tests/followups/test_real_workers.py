@@ -23,11 +23,12 @@ from .conftest import make_cadence
 from .mailbox import message_ids
 from .processes import DEFAULT_REDIS_URL, Cluster, PrivateRedis, redis_reachable, wait_for
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.slow,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def _committed(committed_db):
+    """The worker processes read committed rows (and the roles must survive earlier flushes)."""
 
 
 @pytest.fixture
