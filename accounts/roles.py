@@ -27,8 +27,18 @@ REP_PERMS = [
     "qualification.view_helpfulclose",
     "qualification.change_helpfulclose",
     "qualification.view_disqualificationreason",
+    # Work their follow-ups (which ones: the leads' visible_to rule decides).
+    "followups.view_followup",
+    "followups.add_followup",
+    "followups.change_followup",
 ]
-MANAGER_PERMS = [*REP_PERMS, "leads.reassign_lead", "leads.override_gate", "leads.view_team_leads"]
+MANAGER_PERMS = [
+    *REP_PERMS,
+    "leads.reassign_lead",
+    "leads.override_gate",
+    "leads.view_team_leads",
+    "dashboard.view_dashboard",
+]
 ADMIN_PERMS = [
     *MANAGER_PERMS,
     "leads.view_all_leads",
@@ -56,6 +66,19 @@ ADMIN_PERMS = [
     "qualification.add_criteriarule",
     "qualification.add_disqualificationreason",
     "qualification.change_disqualificationreason",
+    # Cadences and the follow-up policy (SLA, hours, thresholds); the dispatcher's rows.
+    "followups.view_cadence",
+    "followups.add_cadence",
+    "followups.change_cadence",
+    "followups.delete_cadence",
+    "followups.view_cadencestep",
+    "followups.add_cadencestep",
+    "followups.change_cadencestep",
+    "followups.delete_cadencestep",
+    "followups.view_followuppolicy",
+    "followups.change_followuppolicy",
+    "followups.view_slaclock",
+    "followups.view_notification",
 ]
 
 

@@ -9,6 +9,8 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="leads:queue", permanent=False), name="home"),
     path("leads/", include("leads.urls")),
     path("", include("qualification.urls")),
+    path("dashboard/", include("dashboard.urls")),
+    path("", include("followups.urls")),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(authentication_form=LoginForm, redirect_authenticated_user=True),

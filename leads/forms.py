@@ -10,7 +10,14 @@ from accounts.models import Team, User
 
 from .models import Activity, Lead, LeadSource
 from .normalize import normalize_email, normalize_phone
-from .selectors import STAGE_FILTER_ALL, STAGE_FILTER_OPEN
+from .selectors import (
+    RESPONSE_CHOICES,
+    STAGE_FILTER_ALL,
+    STAGE_FILTER_OPEN,
+    LeadFilters,
+    day_end,
+    day_start,
+)
 
 CONTACT_FIELDS = ["name", "email", "phone", "company", "title", "source", "referred_by", "notes"]
 
@@ -118,6 +125,86 @@ class LeadFilterForm(forms.Form):
             ).distinct()
         else:
             del self.fields["owner"]
+        if user.has_perm("leads.view_all_leads"):
+            self.fields["team"].queryset = Team.objects.all()
+        elif user.has_perm("leads.view_team_leads"):
+            self.fields["team"].queryset = Team.objects.filter(manager=user)
+        else:
+            del self.fields["team"]
+        self.fields["reached"].choices = [("", "—"), *Lead.Stage.choices]
+
+    # Drill-down filters: the dashboard links to the list with these; the page shows them as a
+    # summary line rather than as inputs.
+    team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False)
+    unassigned = forms.BooleanField(required=False)
+    received_from = forms.DateField(required=False)
+    received_to = forms.DateField(required=False)
+    changed_from = forms.DateField(required=False)
+    changed_to = forms.DateField(required=False)
+    reached = forms.ChoiceField(required=False)
+    contacted = forms.NullBooleanField(required=False)
+    contacted_within = forms.IntegerField(
+        required=False, min_value=0, max_value=525_600, label="Contacted within (min)"
+    )
+    response = forms.ChoiceField(required=False, choices=[("", "—"), *RESPONSE_CHOICES])
+    idle_days = forms.IntegerField(required=False, min_value=0, max_value=3650)
+    # Compared as given with disqualification_reason_key() (the dashboard links with its value).
+    dq_reason = forms.CharField(required=False, max_length=2000, strip=False, label="Disqualified for")
+
+    DRILL_FIELDS = (
+        "team",
+        "unassigned",
+        "received_from",
+        "received_to",
+        "changed_from",
+        "changed_to",
+        "reached",
+        "contacted",
+        "contacted_within",
+        "response",
+        "idle_days",
+        "dq_reason",
+    )
+
+    def to_filters(self) -> LeadFilters:
+        """The cleaned filters (call after is_valid()). Dates are whole days in the user's zone."""
+        data = self.cleaned_data
+        team = data.get("team")
+        return LeadFilters(
+            q=data["q"],
+            stage=data["stage"] or STAGE_FILTER_OPEN,
+            source_id=data["source"].pk if data["source"] else None,
+            owner_id=data["owner"].pk if data.get("owner") else None,
+            team_id=team.pk if team else None,
+            unassigned=data["unassigned"],
+            received_from=day_start(data["received_from"]) if data["received_from"] else None,
+            received_to=day_end(data["received_to"]) if data["received_to"] else None,
+            changed_from=day_start(data["changed_from"]) if data["changed_from"] else None,
+            changed_to=day_end(data["changed_to"]) if data["changed_to"] else None,
+            reached=data["reached"],
+            contacted=data["contacted"],
+            contacted_within=data["contacted_within"],
+            response=data["response"],
+            idle_days=data["idle_days"],
+            dq_reason=data["dq_reason"],
+        )
+
+    def drill_summary(self) -> list[tuple[str, str]]:
+        """(label, value) of the drill-down filters in use, for the line above the list."""
+        if not self.is_bound or not self.is_valid():
+            return []
+        out = []
+        for name in self.DRILL_FIELDS:
+            value = self.cleaned_data.get(name)
+            if value is None or value == "" or (name == "unassigned" and not value):
+                continue
+            field = self.fields[name]
+            if isinstance(field, forms.ChoiceField) and not isinstance(field, forms.ModelChoiceField):
+                value = dict(field.choices).get(value, value)
+            elif isinstance(value, bool):
+                value = "yes" if value else "no"
+            out.append((field.label or name.replace("_", " ").capitalize(), str(value)))
+        return out
 
 
 class StageChangeForm(forms.Form):

@@ -4,11 +4,12 @@ so pages run a fixed number of queries whatever the data size."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from accounts.models import User
 
@@ -21,12 +22,108 @@ STAGE_FILTER_OPEN = "open"
 STAGE_FILTER_ALL = "all"
 
 
+# "Reached stage X" counts a lead that is or was in X, or in a later stage of the main path
+# (lead → prospect → customer): a customer was a prospect even if its history skipped the step
+# (imports, merges). Side exits count only themselves.
+REACHED_STAGES: dict[str, tuple[str, ...]] = {
+    Stage.LEAD: tuple(Stage.values),
+    Stage.PROSPECT: (Stage.PROSPECT, Stage.CUSTOMER),
+    Stage.CUSTOMER: (Stage.CUSTOMER,),
+    Stage.NURTURE: (Stage.NURTURE,),
+    Stage.DISQUALIFIED: (Stage.DISQUALIFIED,),
+    Stage.LOST: (Stage.LOST,),
+}
+
+
+@dataclass(frozen=True)
+class ResponseBucket:
+    """Time from arrival to first contact, in [low, high) minutes (None: open-ended)."""
+
+    code: str
+    label: str
+    low: int | None
+    high: int | None
+
+
+# Speed-to-lead buckets, shared by the dashboard's grouping and the lead list's filter so a
+# drilled-down list holds exactly the leads behind the number.
+RESPONSE_BUCKETS = (
+    ResponseBucket("lt5m", "< 5 min", None, 5),
+    ResponseBucket("lt1h", "5 min – 1 h", 5, 60),
+    ResponseBucket("lt1d", "1 h – 1 day", 60, 24 * 60),
+    ResponseBucket("later", "1 day or more", 24 * 60, None),
+)
+RESPONSE_NEVER = "never"
+RESPONSE_CHOICES = [(b.code, b.label) for b in RESPONSE_BUCKETS] + [(RESPONSE_NEVER, "not contacted")]
+
+
+def response_bucket_q(code: str, *, prefix: str = "") -> Q:
+    """Leads whose first contact falls in the bucket `code` (RESPONSE_NEVER: not contacted).
+
+    `prefix` ("lead__") applies it from a related model, e.g. StageChange.
+    """
+    contacted, received = f"{prefix}first_contacted_at", F(f"{prefix}received_at")
+    if code == RESPONSE_NEVER:
+        return Q(**{f"{contacted}__isnull": True})
+    bucket = next(b for b in RESPONSE_BUCKETS if b.code == code)
+    cond = Q(**{f"{contacted}__isnull": False})
+    if bucket.low is not None:
+        cond &= Q(**{f"{contacted}__gte": received + timedelta(minutes=bucket.low)})
+    if bucket.high is not None:
+        cond &= Q(**{f"{contacted}__lt": received + timedelta(minutes=bucket.high)})
+    return cond
+
+
+def contacted_within_q(minutes: int) -> Q:
+    """Leads first contacted at most `minutes` after they arrived (the SLA share)."""
+    return Q(first_contacted_at__isnull=False, first_contacted_at__lte=F("received_at") + timedelta(minutes=minutes))
+
+
+def idle_q(*, days: int, now: datetime) -> Q:
+    """Leads nobody has touched for at least `days` (never touched: counted from arrival)."""
+    cut = now - timedelta(days=days)
+    return Q(last_touched_at__lte=cut) | Q(last_touched_at__isnull=True, received_at__lte=cut)
+
+
+def disqualification_reason_key():
+    """The expression disqualifications are grouped by, over StageChange rows: the label of the
+    reason from the admin-managed list. The dashboard's mix and the lead list's `dq_reason`
+    filter both read it."""
+    return F("disqualification_reason__label")
+
+
+def day_start(day: date) -> datetime:
+    """Midnight at the start of `day` in the current (the user's) time zone, as an aware datetime."""
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def day_end(day: date) -> datetime:
+    """Midnight after `day` (exclusive bound) in the current time zone."""
+    return day_start(day + timedelta(days=1))
+
+
 @dataclass(frozen=True)
 class LeadFilters:
     q: str = ""
     stage: str = STAGE_FILTER_OPEN
     source_id: int | None = None
     owner_id: int | None = None
+    # Drill-down filters (the dashboard links here with them). Datetime bounds: [from, to).
+    team_id: int | None = None
+    unassigned: bool = False
+    received_from: datetime | None = None
+    received_to: datetime | None = None
+    # Ever reached this stage (REACHED_STAGES); with changed_from/to: reached it in that range.
+    reached: str = ""
+    # Had a stage change (into `reached`, when given) in [changed_from, changed_to).
+    changed_from: datetime | None = None
+    changed_to: datetime | None = None
+    contacted: bool | None = None
+    contacted_within: int | None = None  # minutes
+    response: str = ""  # a RESPONSE_BUCKETS code or RESPONSE_NEVER
+    idle_days: int | None = None
+    dq_reason: str = ""  # disqualified with this reason key (disqualification_reason_key)
+    now: datetime | None = None  # "now" for idle_days; the request's time when None
 
 
 def _apply_stage(q: QuerySet[Lead], stage: str) -> QuerySet[Lead]:
@@ -45,20 +142,89 @@ def _apply_filters_but_stage(q: QuerySet[Lead], filters: LeadFilters) -> QuerySe
         q = q.filter(source_id=filters.source_id)
     if filters.owner_id:
         q = q.filter(owner_id=filters.owner_id)
+    if filters.unassigned:
+        q = q.filter(owner__isnull=True)
+    if filters.team_id:
+        q = q.filter(team_id=filters.team_id)
+    if filters.received_from:
+        q = q.filter(received_at__gte=filters.received_from)
+    if filters.received_to:
+        q = q.filter(received_at__lt=filters.received_to)
+    if filters.reached or filters.changed_from or filters.changed_to:
+        q = q.filter(stage_reached_q(filters.reached, since=filters.changed_from, until=filters.changed_to))
+    if filters.contacted is not None:
+        q = q.filter(first_contacted_at__isnull=not filters.contacted)
+    if filters.contacted_within is not None:
+        q = q.filter(contacted_within_q(filters.contacted_within))
+    if filters.response:
+        q = q.filter(response_bucket_q(filters.response))
+    if filters.idle_days is not None:
+        q = q.filter(idle_q(days=filters.idle_days, now=filters.now or timezone.now()))
+    if filters.dq_reason:
+        q = q.filter(disqualified_for_q(filters.dq_reason, since=filters.changed_from, until=filters.changed_to))
     return q
 
 
-def lead_list_needing_attention(*, user: User, filters: LeadFilters) -> QuerySet[Lead]:
+def _stage_changes_in(since: datetime | None, until: datetime | None) -> QuerySet[StageChange]:
+    q = StageChange.objects.filter(lead=OuterRef("pk"))
+    if since:
+        q = q.filter(changed_at__gte=since)
+    if until:
+        q = q.filter(changed_at__lt=until)
+    return q
+
+
+def stage_reached_q(stage: str, *, since: datetime | None = None, until: datetime | None = None) -> Q:
+    """Leads that reached `stage` (REACHED_STAGES; "" = any stage change), within the range if given.
+
+    An EXISTS over the lead's history, answered from the (lead, changed_at) index.
+    """
+    q = _stage_changes_in(since, until)
+    if stage:
+        q = q.filter(to_stage__in=REACHED_STAGES[stage])
+    return Q(Exists(q))
+
+
+def disqualified_for_q(reason_key: str, *, since: datetime | None = None, until: datetime | None = None) -> Q:
+    """Leads disqualified with this reason (disqualification_reason_key), within the range if given."""
+    q = (
+        _stage_changes_in(since, until)
+        .filter(to_stage=Stage.DISQUALIFIED)
+        .annotate(reason_key=disqualification_reason_key())
+        .filter(reason_key=reason_key)
+    )
+    return Q(Exists(q))
+
+
+def lead_list_needing_attention(*, user: User, filters: LeadFilters, now: datetime | None = None) -> QuerySet[Lead]:
     """The work queue: what needs the user now comes first.
 
-    Uncontacted leads first, oldest first (the speed-to-lead rule: the longer one waits, the
-    colder it gets); then the rest by last touch, least recently touched first.
+    1. Speed-to-lead breaches: uncontacted past their SLA deadline, the longest-late first.
+    2. Other uncontacted leads, the nearest SLA deadline first (the speed-to-lead rule: the longer
+       one waits, the colder it gets).
+    3. Overdue follow-ups, the most overdue first.
+    4. The rest by last touch, least recently touched first.
+    One query: the SLA clock is joined (select_related), the next follow-up is a column of the lead.
     """
+    now = now or timezone.now()
     q = Lead.objects.visible_to(user)
     q = _apply_stage(_apply_filters_but_stage(q, filters), filters.stage)
-    return q.select_related("source", "owner").order_by(
-        Case(When(first_contacted_at__isnull=True, then=Value(0)), default=Value(1), output_field=IntegerField()),
-        Coalesce("last_touched_at", "received_at"),
+    uncontacted = Q(first_contacted_at__isnull=True)
+    breached = uncontacted & Q(sla__owner_due_at__lte=now)
+    overdue = Q(next_followup_at__lte=now)
+    return q.select_related("source", "owner", "sla").order_by(
+        Case(
+            When(breached, then=Value(0)),
+            When(uncontacted, then=Value(1)),
+            When(overdue, then=Value(2)),
+            default=Value(3),
+            output_field=IntegerField(),
+        ),
+        Case(
+            When(uncontacted, then=Coalesce("sla__owner_due_at", "received_at")),
+            When(overdue, then="next_followup_at"),
+            default=Coalesce("last_touched_at", "received_at"),
+        ),
         "id",
     )
 

@@ -36,7 +36,7 @@ MSG_REASON_REQUIRED = "Say why the lead is {to}: the reason is kept in its histo
 MSG_GATE_REFUSED = "Not sales-ready yet under criteria v{version}; what is missing:"
 MSG_GATE_REFUSED_NO_CRITERIA = "Not sales-ready yet:"
 MSG_DISQUALIFY_REASON = "Pick why the lead is disqualified from the list (it also prepares the helpful reply)."
-MSG_NURTURE_UNTIL = "Give the future date when the lead should come back to the queue."
+MSG_NURTURE_UNTIL = "The date the lead comes back to the queue must be in the future."
 MSG_OVERRIDE_REASON = "A manager override needs a written reason."
 MSG_OVERRIDE_NOT_ALLOWED = "Only a manager can override the sales-ready gate."
 MSG_OWNER_NOT_IN_TEAM = "{owner} is not a member of team {team}."
@@ -122,6 +122,9 @@ def lead_create(
         Assignment.objects.create(
             lead=lead, from_owner=None, to_owner=owner, assigned_by=by, assigned_at=now, reason="created"
         )
+    from followups.services import followups_on_stage_change  # here: followups imports leads
+
+    followups_on_stage_change(lead=lead, from_stage="", to_stage=Stage.LEAD, at=received_at)
     return lead
 
 
@@ -177,10 +180,12 @@ def lead_change_stage(
        pass it with `override=True` and a written reason, recorded as an override; anybody
        else is refused with the failing rules' sentences. Either way the move records the
        criteria version and the evaluation as they were, so later criteria never rewrite it.
-    4. → disqualified needs a `DisqualificationReason` from the admin list; → nurture needs a
-       future `nurture_until` (the date the lead comes back to its owner's queue).
+    4. → disqualified needs a `DisqualificationReason` from the admin list; → nurture takes the
+       date the lead comes back to its owner's queue (`nurture_until`, in the future; without
+       one the follow-up policy's nurture period applies).
     5. Write the stage and a StageChange row (who, when, from, to, reason) in one transaction,
-       with the side effects of the move: a helpful close for a disqualified lead.
+       with the side effects of the move: a helpful close for a disqualified lead, and the
+       follow-ups of the new stage (the old stage's pending ones cancelled).
     """
     at = at or timezone.now()
     reason = (reason or "").strip()
@@ -198,7 +203,7 @@ def lead_change_stage(
 
     if to_stage == Stage.DISQUALIFIED and disqualification_reason is None:
         raise ValidationError({"reason": MSG_DISQUALIFY_REASON})
-    if to_stage == Stage.NURTURE and (nurture_until is None or nurture_until <= timezone.now()):
+    if to_stage == Stage.NURTURE and nurture_until is not None and nurture_until <= timezone.now():
         raise ValidationError({"nurture_until": MSG_NURTURE_UNTIL})
 
     is_override = False
@@ -255,6 +260,10 @@ def lead_change_stage(
             summary=f"{locked.name}: {from_stage} → {to_stage} — {reason}",
         )
     lead.stage, lead.stage_changed_at, lead.nurture_until = to_stage, at, nurture_until
+    from followups.services import followups_on_stage_change  # here: followups imports leads
+
+    locked.stage, locked.nurture_until = to_stage, nurture_until
+    followups_on_stage_change(lead=locked, from_stage=from_stage, to_stage=to_stage, at=at)
     return change
 
 
@@ -270,6 +279,9 @@ def lead_reassign(*, lead: Lead, to_owner: User, by: User, reason: str = "") -> 
     from_owner_id = locked.owner_id
     Lead.objects.filter(pk=locked.pk).update(owner=to_owner)
     lead.owner = to_owner
+    from followups.services import followups_on_reassign  # here: followups imports leads
+
+    followups_on_reassign(lead=locked, to_owner=to_owner)
     assignment = Assignment.objects.create(
         lead=locked,
         from_owner_id=from_owner_id,
@@ -286,6 +298,28 @@ def lead_reassign(*, lead: Lead, to_owner: User, by: User, reason: str = "") -> 
         data={"from_owner": from_owner_id, "to_owner": to_owner.pk},
     )
     return assignment
+
+
+@transaction.atomic
+def lead_return_to_pool(*, lead: Lead, by: User | None, reason: str) -> Assignment | None:
+    """Take a lead from its owner: it stays with its team, unassigned (e.g. a missed speed-to-lead
+    SLA). Returns None when it had no owner."""
+    locked = Lead.objects.select_for_update().get(pk=lead.pk)
+    if locked.owner_id is None:
+        return None
+    Lead.objects.filter(pk=locked.pk).update(owner=None)
+    lead.owner = None
+    from followups.services import followups_on_reassign  # here: followups imports leads
+
+    followups_on_reassign(lead=locked, to_owner=None)
+    return Assignment.objects.create(
+        lead=locked,
+        from_owner_id=locked.owner_id,
+        to_owner=None,
+        assigned_by=by,
+        assigned_at=timezone.now(),
+        reason=reason.strip() or "returned to the team pool",
+    )
 
 
 @transaction.atomic
@@ -316,4 +350,7 @@ def activity_log(
             Q(last_touched_at__isnull=True) | Q(last_touched_at__lt=occurred_at)
         ).update(last_touched_at=occurred_at)
         lead.refresh_from_db(fields=["first_contacted_at", "last_touched_at"])
+        from followups.services import sla_stop  # here: followups imports leads
+
+        sla_stop(lead=lead, at=lead.first_contacted_at)
     return activity

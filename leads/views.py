@@ -51,7 +51,10 @@ def _add_service_errors(form, error: ValidationError) -> None:
 
 def _detail_ctx(lead: Lead, *, activity_form=None, stage_form=None) -> dict:
     """The lead page's context; a refused action re-renders it with its bound form."""
+    from followups.views import lead_panel_ctx
+
     return {
+        **lead_panel_ctx(lead=lead),
         "lead": lead,
         "timeline": selectors.lead_timeline(lead=lead),
         "moves": [Lead.Stage(s) for s in services.allowed_moves(lead)],
@@ -85,13 +88,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     form = LeadFilterForm(request.GET or None, user=request.user)
     filters = selectors.LeadFilters()
     if form.is_bound and form.is_valid():
-        data = form.cleaned_data
-        filters = selectors.LeadFilters(
-            q=data["q"],
-            stage=data["stage"] or selectors.STAGE_FILTER_OPEN,
-            source_id=data["source"].pk if data["source"] else None,
-            owner_id=data["owner"].pk if data.get("owner") else None,
-        )
+        filters = form.to_filters()
     counts = selectors.lead_stage_counts(user=request.user, filters=filters)
     q = selectors.lead_list_needing_attention(user=request.user, filters=filters)
     paginator = KnownCountPaginator(q, PAGE_SIZE, count=counts[filters.stage])
@@ -107,6 +104,9 @@ def queue(request: HttpRequest) -> HttpResponse:
         "page": page,
         "leads": list(page.object_list),
         "querystring": params.urlencode(),
+        "drill_summary": form.drill_summary(),
+        # Drill-down filters ride along as hidden inputs when the search form is submitted.
+        "drill_params": [(k, v) for k, v in params.items() if k in LeadFilterForm.DRILL_FIELDS],
         "stage_tabs": [
             (value, label, counts[value])
             for value, label in [

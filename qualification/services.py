@@ -194,16 +194,23 @@ def call_record(
 
 
 def _schedule_next_step(call: DiscoveryCall) -> None:
-    """Placeholder, on purpose a no-op: turn the call's agreed next step into a follow-up.
+    """The date agreed with the lead on the call ("call me on the 12th") becomes a follow-up
+    marked as agreed, for the lead's owner. Runs inside call_record's transaction, so the
+    follow-up row is written atomically with the call."""
+    if not call.next_step_at:
+        return
+    from followups.models import Kind
+    from followups.services import followup_add
 
-    The follow-ups app is built on another branch. After the merge, the lead engineer wires this
-    to it, e.g. `followups.services.followup_create(lead=call.lead, owner=call.held_by,
-    due_at=call.next_step_at, note=call.next_step)` when `call.next_step_at` is set. It runs
-    inside call_record's transaction, so the follow-up row is written atomically with the call.
-    Until then the next step lives on the call (`next_step`, `next_step_at`) and is shown on the
-    lead page and in the next call's recap.
-    """
-    return None
+    followup_add(
+        lead=call.lead,
+        owner=call.lead.owner or call.held_by,
+        due_at=call.next_step_at,
+        kind=Kind.CALL,
+        instruction=call.next_step or "Agreed next step",
+        agreed_with_lead=True,
+        by=call.held_by,
+    )
 
 
 # --- Criteria ------------------------------------------------------------------------------------

@@ -103,3 +103,15 @@ def make_call(*, lead: Lead, by: User | None = None, held_at: datetime | None = 
     from qualification.services import call_record
 
     return call_record(lead=lead, by=by or lead.owner, held_at=held_at, **{**PASSING_ANSWERS, **answers})
+
+
+def stage_extras(to_stage: str) -> dict:
+    """What lead_change_stage needs for a move besides a reason, for tests that only want the
+    lead moved: past the prospect gate by a manager's override, a listed disqualification reason."""
+    from qualification.models import DisqualificationReason
+
+    if to_stage == "prospect":
+        return {"override": True}
+    if to_stage == "disqualified":
+        return {"disqualification_reason": DisqualificationReason.objects.get(code="no_budget")}
+    return {}

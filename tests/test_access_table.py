@@ -18,6 +18,10 @@ ARGS = {
     "lead": lambda w: {"pk": w["lead"].pk},
     "helpful_close": lambda w: {"pk": w["helpful_close"].pk},
     "reason": lambda w: {"pk": w["reason"].pk},
+    "csv_table": lambda w: {"table": "funnel"},
+    "lead_pk": lambda w: {"lead_pk": w["lead"].pk},
+    "followup": lambda w: {"pk": w["followup"].pk},
+    "any_pk": lambda w: {"pk": 1},  # POST-only actions answer 405 before looking anything up
 }
 
 
@@ -67,6 +71,21 @@ ACCESS = {
     "qualification:reasons": row(**ADMINS_ONLY),
     "qualification:reason_new": row(**ADMINS_ONLY),
     "qualification:reason_edit": row("reason", **ADMINS_ONLY),
+    # Reps have no team dashboard (403); each manager sees the teams they manage.
+    "dashboard:index": row(rep=403, teammate=403, manager=200, other_manager=200, admin_user=200),
+    "dashboard:csv": row("csv_table", rep=403, teammate=403, manager=200, other_manager=200, admin_user=200),
+    "dashboard:bulk_reassign": everyone(405),  # POST-only action
+    "followups:mine": everyone(200),
+    "followups:add": row("lead_pk", **ON_RITAS_LEAD),
+    "followups:complete": row("followup", **ON_RITAS_LEAD),
+    "followups:snooze": row("followup", **ON_RITAS_LEAD),
+    "followups:reschedule": row("followup", **ON_RITAS_LEAD),
+    "followups:skip": everyone(405, args="followup"),  # POST-only action
+    "followups:notifications": everyone(200),
+    "followups:unread_count": everyone(200),
+    "followups:read_all": everyone(405),  # POST-only action
+    "followups:open": everyone(405, args="any_pk"),  # POST-only action
+    "followups:read": everyone(405, args="any_pk"),  # POST-only action
     "admin:index": row(anonymous=302, rep=302, teammate=302, manager=302, other_manager=302, admin_user=200),
 }
 
@@ -95,7 +114,16 @@ def world(lead, rep, team, other_team):
 
     reason = DisqualificationReason.objects.get(code="no_budget")
     close = lead_disqualify(lead=make_lead(owner=rep, team=team), by=rep, reason=reason)
-    return {"lead": lead, "helpful_close": close, "reason": reason}
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from followups.services import followup_add
+
+    followup = followup_add(
+        lead=lead, owner=rep, due_at=timezone.now() + timedelta(days=1), kind="call", instruction="Call back", by=rep
+    )
+    return {"lead": lead, "helpful_close": close, "reason": reason, "followup": followup}
 
 
 CASES = [(name, persona) for name in ACCESS for persona in PERSONAS]

@@ -62,15 +62,13 @@ def test_pages_send_the_security_headers(client, rep, url):
 
 def test_no_template_has_inline_script_or_style():
     # What makes the strict policy possible: scripts and styles live in static files.
+    # (E-mails are not under the CSP and mail clients need inline styles; scripts stay banned.)
     offenders = []
     for path in (ROOT / "templates").rglob("*.html"):
         text = path.read_text()
-        if (
-            "<script>" in text
-            or "<script " in text.replace("<script src=", "")
-            or "<style" in text
-            or " style=" in text
-        ):
+        inline_script = "<script>" in text or "<script " in text.replace("<script src=", "")
+        inline_style = "<style" in text or " style=" in text
+        if inline_script or (inline_style and path.parent.name != "emails"):
             offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
 

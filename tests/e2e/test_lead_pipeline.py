@@ -37,7 +37,8 @@ def test_a_rep_adds_a_lead_finds_it_first_in_the_queue_and_logs_a_call(page, liv
     assert "not contacted" in row.inner_text()
 
     row.get_by_role("link", name="Paula Browser").click()
-    page.get_by_label("What happened").fill("Called, booked a discovery call for Tuesday")
+    # (The follow-up "done" forms on the page have their own "what happened" fields.)
+    page.locator("#id_outcome").fill("Called, booked a discovery call for Tuesday")
     page.get_by_role("button", name="Log activity").click()
     page.get_by_text("Activity logged.").wait_for()
     shot("lead-detail")

@@ -173,11 +173,20 @@ def test_a_disqualification_through_the_core_service_still_creates_the_helpful_c
     assert (close.stage_change, close.owner) == (change, lead.owner)
 
 
-@pytest.mark.parametrize("until", [None, timezone.now() - timedelta(minutes=1)])
-def test_it_refuses_nurture_without_a_future_date(lead, manager, until):
+def test_it_refuses_a_nurture_date_in_the_past(lead, manager):
     with pytest.raises(ValidationError) as exc:
-        services.lead_change_stage(lead=lead, to_stage=S.NURTURE, by=manager, nurture_until=until)
+        services.lead_change_stage(
+            lead=lead, to_stage=S.NURTURE, by=manager, nurture_until=timezone.now() - timedelta(minutes=1)
+        )
     assert "nurture_until" in exc.value.message_dict
+
+
+def test_nurture_without_a_date_takes_the_policy_period(lead, manager):
+    from followups.models import FollowUpPolicy
+
+    change = services.lead_change_stage(lead=lead, to_stage=S.NURTURE, by=manager)
+    lead.refresh_from_db()
+    assert lead.nurture_until == change.changed_at + timedelta(days=FollowUpPolicy.load().nurture_days)
 
 
 def test_leaving_nurture_clears_the_recycle_date(lead, manager):

@@ -42,8 +42,8 @@ def _bulk_history(n, *, lead, by):
 
 # Session, user, the user's permissions (2), then the page's own queries (counts, page, unsent
 # helpful closes, …).
-QUEUE_QUERIES_REP = 9
-QUEUE_QUERIES_MANAGER = 11  # + the owner filter's choices, + validating the chosen source
+QUEUE_QUERIES_REP = 11  # + the bell and the follow-up policy
+QUEUE_QUERIES_MANAGER = 13  # + the owner filter's choices, + validating the chosen source
 
 
 @pytest.mark.parametrize("n", [5, 500])
@@ -67,7 +67,7 @@ def test_the_manager_queue_runs_a_fixed_number_of_queries(
 
 
 # + the qualification panel: current criteria with rules, calls, reasons, helpful closes, referrals.
-DETAIL_QUERIES = 14
+DETAIL_QUERIES = 19  # + the follow-ups panel and the bell
 
 
 @pytest.mark.parametrize("n", [5, 500])

@@ -82,3 +82,17 @@ def test_bad_answers_are_refused_on_their_field_and_nothing_is_saved(lead, rep, 
     assert not Activity.objects.exists()
     lead.refresh_from_db()
     assert lead.first_contacted_at is None
+
+
+def test_a_next_step_date_becomes_a_follow_up_agreed_with_the_lead(lead, rep):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from followups.models import FollowUp
+
+    when = timezone.now() + timedelta(days=3)
+    call = make_call(lead=lead, by=rep, next_step="Call back with the quote", next_step_at=when)
+
+    fu = FollowUp.objects.get(lead=lead, agreed_with_lead=True)
+    assert (fu.due_at, fu.owner, fu.instruction, fu.state) == (when, lead.owner, call.next_step, "pending")

@@ -134,12 +134,18 @@ def test_criteria_published_after_the_page_was_loaded_stop_the_move(client, lead
     assert Lead.objects.get(pk=lead.pk).stage == S.LEAD
 
 
-@pytest.mark.parametrize("to_stage", ["disqualified", "nurture"])
-def test_the_generic_move_refuses_disqualify_and_nurture(client, lead, rep, to_stage):
+def test_the_generic_move_refuses_to_disqualify_without_a_listed_reason(client, lead, rep):
     client.force_login(rep)
-    response = client.post(stage_url(lead), {"to_stage": to_stage, "reason": "x"})
+    response = client.post(stage_url(lead), {"to_stage": "disqualified", "reason": "x"})
     assert response.status_code == 400
     assert Lead.objects.get(pk=lead.pk).stage == S.LEAD
+
+
+def test_the_generic_move_to_nurture_takes_the_policy_period(client, lead, rep):
+    client.force_login(rep)
+    client.post(stage_url(lead), {"to_stage": "nurture", "reason": "x"})
+    lead.refresh_from_db()
+    assert lead.stage == S.NURTURE and lead.nurture_until is not None
 
 
 # --- Disqualify --------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """Demo data for `make run`: one team, a manager, three reps, an admin and ~200 leads in every
-stage with their history; sales-ready criteria v1, discovery calls (passing ones behind every
-prospect and customer, failing ones on some open leads), disqualifications with helpful closes
-(a few still to send) and referrals from disqualified leads. Safe to run twice: a second run
-only adds what is missing from an older demo (the criteria) and prints the logins."""
+stage with their history; the default cadences and follow-up policy; sales-ready criteria v1,
+discovery calls (passing ones behind every prospect and customer, failing ones on some open
+leads), disqualifications with helpful closes (a few still to send) and referrals from
+disqualified leads. Safe to run twice: a second run adds no leads, only what is missing from an
+older demo, and moves the demo follow-up to a minute from now, so its reminder shows in the bell
+shortly after `make run` starts."""
 
 from __future__ import annotations
 
@@ -14,10 +16,13 @@ from decimal import Decimal
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts import roles
 from accounts.models import Membership, Team, User
+from followups import services as followup_services
+from followups.models import FollowUp, FollowUpPolicy, Kind
 from leads import services
 from leads.models import Activity, Lead, LeadSource
 from qualification import services as qualification_services
@@ -26,6 +31,9 @@ from qualification.models import CriteriaVersion, DisqualificationReason, Helpfu
 
 DEMO_PASSWORD = "leadflow-demo"  # noqa: S105 (demo only; printed to the console on purpose)
 DEMO_TEAM = "Demo sales team"
+# The lead whose follow-up falls due a minute after each `make run`.
+DEMO_LEAD_EMAIL = "dana.demo@acme.example"
+DEMO_FOLLOWUP = "Demo: call Dana back about the pilot (due a minute after start)"
 SOURCES = ["Website form", "Referral", "Trade show", "Partner list", "Webinar", "Cold outreach"]
 PEOPLE = [
     ("admin", "Ada", "Admin", roles.ADMIN),
@@ -77,6 +85,11 @@ COMPANIES = [
     "Summit Legal",
     "Tidewater Farms",
 ]
+# How fast each source's leads are first contacted (minutes), and how slow ones slow down: the
+# "crappy" partner list gets slow follow-up, yet converts when worked fast (seeds/001).
+FAST = [3, 4, 12, 45]
+SLOW = [45, 180, 1500, 3000]
+SLOW_SOURCES = {"Partner list", "Cold outreach"}
 TITLES = ["Owner", "Operations lead", "CEO", "Office manager", "Head of IT", "Founder"]
 OUTCOMES = {
     Activity.Kind.CALL: [
@@ -125,7 +138,48 @@ class Command(BaseCommand):
             with transaction.atomic():
                 self._seed(leads)
             self.stdout.write(self.style.SUCCESS(f"Demo data created: {leads} leads."))
+        due_at = self._refresh_demo_followup()
+        self.stdout.write(f"Demo follow-up for ana due at {due_at:%H:%M:%S} UTC: watch the bell.")
         self._print_logins()
+
+    @transaction.atomic
+    def _refresh_demo_followup(self):
+        """One pending demo follow-up, due a minute from now: moved if it exists, added if not."""
+        ana = User.objects.get(username="ana")
+        due_at = timezone.now() + timedelta(minutes=1)
+        lead = Lead.objects.filter(email=DEMO_LEAD_EMAIL).first()
+        if lead is None:
+            lead = services.lead_create(
+                by=ana,
+                name="Dana Demo",
+                email=DEMO_LEAD_EMAIL,
+                phone="+1 415 555 0100",
+                company="Acme Robotics",
+                title="Operations lead",
+                source=LeadSource.objects.get_or_create(name=SOURCES[0])[0],
+                team=Team.objects.get(name=DEMO_TEAM),
+                owner=ana,
+                received_at=timezone.now() - timedelta(hours=2),
+            )
+            # Ana called at once (the cadence's "call now" step): Dana asked to be called back.
+            for step in FollowUp.objects.pending().filter(lead=lead, due_at__lte=timezone.now()):
+                followup_services.followup_complete(
+                    followup=step, by=ana, activity_kind=Activity.Kind.CALL, outcome="Asked to be called back"
+                )
+        pending = FollowUp.objects.pending().filter(lead=lead, instruction=DEMO_FOLLOWUP).first()
+        if pending is not None:
+            followup_services.followup_reschedule(followup=pending, by=ana, due_at=due_at)
+        else:
+            followup_services.followup_add(
+                lead=lead,
+                owner=ana,
+                due_at=due_at,
+                kind=Kind.CALL,
+                instruction=DEMO_FOLLOWUP,
+                agreed_with_lead=True,
+                by=ana,
+            )
+        return due_at
 
     def _print_logins(self) -> None:
         self.stdout.write(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
@@ -134,6 +188,8 @@ class Command(BaseCommand):
 
     def _seed(self, n_leads: int) -> None:
         rng = random.Random(20261122)
+        FollowUpPolicy.load().save()
+        followup_services.cadences_ensure_defaults()
         users = {}
         for username, first, last, role in PEOPLE:
             user = User.objects.create_user(
@@ -179,6 +235,7 @@ class Command(BaseCommand):
                 if kind == "fresh"
                 else now - timedelta(days=rng.randint(1, 120), minutes=rng.randint(0, 600))
             )
+            source = rng.choice(sources)
             lead = services.lead_create(
                 by=owner,
                 name=f"{first} {last}",
@@ -186,14 +243,18 @@ class Command(BaseCommand):
                 phone=f"+1 415 555 {i % 10000:04d}",
                 company=company,
                 title=rng.choice(TITLES),
-                source=rng.choice(sources),
+                source=source,
                 team=team,
                 owner=owner,
                 received_at=received,
             )
             if kind == "fresh":
                 continue
-            t = received + timedelta(minutes=rng.choice([3, 12, 45, 180, 1500]))
+            # Leads that went on to prospect were (mostly) called fast: conversion follows speed.
+            worked_fast = kind in ("prospect", "customer", "lost") or rng.random() < 0.3
+            if source.name in SLOW_SOURCES and rng.random() < 0.6:
+                worked_fast = False
+            t = received + timedelta(minutes=rng.choice(FAST if worked_fast else SLOW) * rng.uniform(0.6, 1.4))
             for _ in range(rng.randint(1, 4)):
                 if t >= now:
                     break
@@ -204,6 +265,9 @@ class Command(BaseCommand):
                 t += timedelta(hours=rng.randint(4, 96))
             t = min(t, now - timedelta(minutes=5))
             self._move(lead, kind, owner, manager, t, i)
+            if i % 17 == 5:  # a few leads changed hands
+                other = reps[(i + 1) % len(reps)]
+                services.lead_reassign(lead=lead, to_owner=other, by=manager, reason="Covering a holiday")
         # Disqualified leads we helped sent some people our way.
         referral = next(src for src in sources if src.name == "Referral")
         helped = Lead.objects.filter(team=team, stage=Lead.Stage.DISQUALIFIED).order_by("id")[:18:3]
@@ -229,6 +293,14 @@ class Command(BaseCommand):
             kept[close.owner_id] = kept.get(close.owner_id, 0) + 1
             if kept[close.owner_id] > 2:
                 qualification_services.helpful_close_mark_sent(close=close, by=close.owner)
+        # The history's follow-ups: those due over a week ago were dealt with back then (skipped:
+        # some leads are left with no next step, as in real life); those due this week are
+        # overdue and were reminded when due. Either way the first `make run` does not send a few
+        # hundred stale reminders at once.
+        old = FollowUp.objects.pending().filter(due_at__lt=now - timedelta(days=7))
+        old.update(state=FollowUp.State.SKIPPED, completed_at=F("due_at"))
+        FollowUp.objects.pending().filter(due_at__lt=now).update(reminded_at=F("due_at"), escalated_at=F("due_at"))
+        followup_services.followups_refresh_next(lead_ids=Lead.objects.values_list("pk", flat=True))
 
     def _ensure_qualification(self, admin: User | None) -> None:
         """The reason list (normally from the data migration) and criteria v1, if missing."""
@@ -295,6 +367,11 @@ class Command(BaseCommand):
                 reason="Not before next quarter",
                 at=at,
             )
+            back = at + min(timedelta(days=rng.randint(2, 20)), (timezone.now() - at) / 2)
+            if rng.random() < 0.4:  # some came back early: budget approved
+                services.lead_change_stage(
+                    lead=lead, to_stage=S.LEAD, by=owner, reason="Back from nurture: budget approved", at=back
+                )
             return
         if kind == "disqualified":
             reason = self.reasons[i % len(self.reasons)]
@@ -315,7 +392,8 @@ class Command(BaseCommand):
         else:
             self._call(lead, owner, at - timedelta(minutes=2), passing=True)
             services.lead_change_stage(lead=lead, to_stage=S.PROSPECT, by=owner, reason="Qualified on the call", at=at)
-        at += timedelta(seconds=30)
+        # Days between moves, so time-in-stage means something; never in the future.
+        at += min(timedelta(days=rng.randint(2, 20)), (timezone.now() - at) / 2)
         if kind == "customer":
             services.lead_change_stage(lead=lead, to_stage=S.CUSTOMER, by=owner, reason="Signed the annual plan", at=at)
         elif kind == "lost":

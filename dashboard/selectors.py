@@ -1,0 +1,749 @@
+"""The manager's pipeline dashboard: every figure is aggregated in the database, in a fixed
+number of queries whatever the data size, and every count carries the URL of the lead list
+that shows exactly the leads behind it (the lead list applies the same filters, built from
+the same `leads.selectors` conditions).
+
+Definitions (the closing note and the page's help text say the same):
+- The **date range** picks the leads: "received" = leads that arrived in it (a cohort, followed
+  to today); "changed" = leads with a stage change in it, and a stage counts as reached only
+  when the move into it happened in the range (pipeline activity in the period).
+- **Reached** a stage = moved into it, or into a later stage of the main path (a customer was a
+  prospect even if its history skipped the step). Side exits (disqualified, lost, nurture) count
+  every lead that ever went there, including nurture leads that came back.
+- The **rep** is the lead's current owner (after reassignments), so a rep's figures and the
+  lead list filtered by owner show the same leads.
+- **Speed-to-lead** is `first_contacted_at − received_at`; the SLA share is over all leads of
+  the set (a lead never contacted has missed it).
+- **Time in stage** is measured over finished stays (a move in and the next move out); a lead
+  that went lead → nurture → lead has two stays in "lead".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from django.db.models import Case, Count, F, Q, QuerySet, Value, When, Window
+from django.db.models.functions import Coalesce, TruncWeek
+from django.db.models.functions import Lead as NextValue
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Team, User
+from leads.models import Lead, LeadSource, StageChange
+from leads.selectors import (
+    REACHED_STAGES,
+    RESPONSE_BUCKETS,
+    RESPONSE_NEVER,
+    STAGE_FILTER_ALL,
+    STAGE_FILTER_OPEN,
+    contacted_within_q,
+    day_end,
+    day_start,
+    disqualification_reason_key,
+    idle_q,
+    response_bucket_q,
+    stage_reached_q,
+)
+
+from .db import Percentile, Seconds
+
+Stage = Lead.Stage
+
+DATE_RECEIVED = "received"
+DATE_CHANGED = "changed"
+DEFAULT_DAYS = 90
+MAIN_PATH = (Stage.LEAD, Stage.PROSPECT, Stage.CUSTOMER)
+SIDE_EXITS = (Stage.DISQUALIFIED, Stage.LOST, Stage.NURTURE)
+# Stages a lead stays in for a while (customer, disqualified and lost are outcomes).
+TIMED_STAGES = (Stage.LEAD, Stage.PROSPECT, Stage.NURTURE)
+COLD_LIST_SIZE = 50
+TOP_REASONS = 5
+Z_95 = 1.959963984540054
+
+
+# --- Policy knobs: one function each, so the owning branches can swap them -----------------------
+
+
+def _policy_knobs() -> tuple[int, int, int]:
+    """(SLA minutes, cooling days, cold days) from the admin's follow-up policy. One query."""
+    from followups.models import FollowUpPolicy
+
+    policy = FollowUpPolicy.load()
+    return policy.sla_minutes, policy.cooling_days, policy.cold_days
+
+
+def _min_sample() -> int:
+    """Below this many leads a conversion rate is shown but marked "too few to judge"."""
+    return 30
+
+
+def _reason_key():
+    """What disqualifications are grouped by (see leads.selectors.disqualification_reason_key)."""
+    return disqualification_reason_key()
+
+
+# --- Filters and scope -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DashboardFilters:
+    date_from: date
+    date_to: date  # inclusive, in the user's zone
+    date_field: str = DATE_RECEIVED
+    team_id: int | None = None
+    owner_id: int | None = None
+    source_id: int | None = None
+
+    @classmethod
+    def default(cls, *, today: date) -> DashboardFilters:
+        return cls(date_from=today - timedelta(days=DEFAULT_DAYS - 1), date_to=today)
+
+    @property
+    def start(self) -> datetime:
+        return day_start(self.date_from)
+
+    @property
+    def end(self) -> datetime:
+        return day_end(self.date_to)
+
+    @property
+    def changed_mode(self) -> bool:
+        return self.date_field == DATE_CHANGED
+
+    def query_params(self) -> dict[str, Any]:
+        """These filters as the dashboard's own query string (CSV links, digest links)."""
+        return _clean(
+            {
+                "date_field": self.date_field,
+                "date_from": self.date_from.isoformat(),
+                "date_to": self.date_to.isoformat(),
+                "team": self.team_id,
+                "rep": self.owner_id,
+                "source": self.source_id,
+            }
+        )
+
+    def lead_params(self, *, with_dates: bool = True) -> dict[str, Any]:
+        """These filters in the lead list's terms: the base of every drill-down link."""
+        params: dict[str, Any] = {"stage": STAGE_FILTER_ALL, "team": self.team_id, "source": self.source_id}
+        params["owner"] = self.owner_id
+        if with_dates:
+            prefix = "changed" if self.changed_mode else "received"
+            params[f"{prefix}_from"] = self.date_from.isoformat()
+            params[f"{prefix}_to"] = self.date_to.isoformat()
+        return _clean(params)
+
+
+def _clean(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if v not in (None, "", False)}
+
+
+def dashboard_teams(*, user: User) -> QuerySet[Team]:
+    """Teams whose dashboard the user may open: all for admins, the ones they manage otherwise."""
+    if user.has_perm("leads.view_all_leads"):
+        return Team.objects.all()
+    return Team.objects.filter(manager=user)
+
+
+def dashboard_reps(*, user: User, team_id: int | None = None) -> list[User]:
+    """People whose leads the user may filter by (and reassign to): members and managers of the scope's teams."""
+    teams = dashboard_teams(user=user)
+    if team_id:
+        teams = teams.filter(pk=team_id)
+    q = User.objects.filter(Q(memberships__team__in=teams) | Q(managed_teams__in=teams), is_active=True).distinct()
+    return list(q.order_by("first_name", "last_name", "username"))
+
+
+def _scoped_leads(*, user: User, filters: DashboardFilters, team_ids: list[int]) -> QuerySet[Lead]:
+    """The user's visible leads under the team / rep / source filters (no dates).
+
+    The same set as `Lead.objects.visible_to(user)` (what the drilled-down lead list starts
+    from), written with the team ids already loaded: `team__manager=user` would join teams and
+    scan every lead, `team_id IN (…)` uses the lead indexes.
+    """
+    if filters.team_id:
+        q = Lead.objects.filter(team_id=filters.team_id) if filters.team_id in team_ids else Lead.objects.none()
+    elif user.has_perm("leads.view_all_leads"):
+        q = Lead.objects.all()
+    elif user.has_perm("leads.view_team_leads"):
+        q = Lead.objects.filter(Q(owner=user) | Q(team_id__in=team_ids))
+    else:
+        q = Lead.objects.filter(owner=user)
+    if not user.is_active:
+        q = Lead.objects.none()
+    if filters.owner_id:
+        q = q.filter(owner_id=filters.owner_id)
+    if filters.source_id:
+        q = q.filter(source_id=filters.source_id)
+    return q
+
+
+def dashboard_leads(*, user: User, filters: DashboardFilters, team_ids: list[int]) -> QuerySet[Lead]:
+    """The leads every dated panel is computed over (see the module docstring)."""
+    q = _scoped_leads(user=user, filters=filters, team_ids=team_ids)
+    if filters.changed_mode:
+        return q.filter(stage_reached_q("", since=filters.start, until=filters.end))
+    return q.filter(received_at__gte=filters.start, received_at__lt=filters.end)
+
+
+# --- Numbers that link to their leads ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Num:
+    """A count of leads and the URL of the lead list showing exactly them."""
+
+    n: int
+    url: str
+
+    def __str__(self) -> str:
+        return str(self.n)
+
+
+@dataclass(frozen=True)
+class Rate:
+    """k of n as a share, with its Wilson 95% interval; links to the k leads."""
+
+    k: Num
+    n: int
+    min_sample: int = 0
+
+    @property
+    def pct(self) -> float | None:
+        return 100.0 * self.k.n / self.n if self.n else None
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        bounds = wilson_interval(self.k.n, self.n)
+        return (100.0 * bounds[0], 100.0 * bounds[1]) if bounds else None
+
+    @property
+    def too_few(self) -> bool:
+        return self.n < self.min_sample
+
+    @property
+    def url(self) -> str:
+        return self.k.url
+
+
+def wilson_interval(k: int, n: int, z: float = Z_95) -> tuple[float, float] | None:
+    """The Wilson score interval for k successes in n trials (None when n is 0)."""
+    if n <= 0:
+        return None
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _link(filters: DashboardFilters, *, with_dates: bool = True, **extra: Any) -> str:
+    params = {**filters.lead_params(with_dates=with_dates), **_clean(extra)}
+    return f"{reverse('leads:queue')}?{urlencode(params)}"
+
+
+# --- The aggregates ------------------------------------------------------------------------------
+
+
+COUNT_KEYS = ("n", "contacted", "within_sla", "open_lead", "open_prospect") + tuple(
+    f"reached_{s}" for s in (Stage.PROSPECT, Stage.CUSTOMER, *SIDE_EXITS)
+)
+REACH_KEYS = COUNT_KEYS[5:]
+
+
+def _bucket_case(prefix: str = "") -> Case:
+    return Case(
+        *[When(response_bucket_q(b.code, prefix=prefix), then=Value(b.code)) for b in RESPONSE_BUCKETS],
+        default=Value(RESPONSE_NEVER),
+    )
+
+
+def _zero() -> dict[str, int]:
+    return dict.fromkeys(COUNT_KEYS, 0)
+
+
+def _counts(
+    leads: QuerySet[Lead], filters: DashboardFilters, sla: int
+) -> tuple[dict[str, Any], list[dict], list[dict], list[dict]]:
+    """Counts and speed-to-lead percentiles: in total, per source, per rep, per source × bucket.
+
+    Five queries, each proportional to the leads in view (no scan of the whole history):
+    1. the leads grouped by (source, owner, response bucket): n, within SLA, open now;
+    2. their stage changes grouped the same way: distinct leads that reached each stage;
+    3–5. median and 90th percentile of the response time in total, per source, per rep.
+    Every lead sits in exactly one (source, owner, bucket) cell, so the counts of the other
+    groupings are sums of cells (a few dozen, added in Python).
+    """
+    lead_cells = (
+        leads.annotate(bucket=_bucket_case())
+        .values("source_id", "owner_id", "bucket")
+        .annotate(
+            n=Count("id"),
+            within_sla=Count("id", filter=contacted_within_q(sla)),
+            open_lead=Count("id", filter=Q(stage=Stage.LEAD)),
+            open_prospect=Count("id", filter=Q(stage=Stage.PROSPECT)),
+        )
+        .order_by()
+    )
+    moves = StageChange.objects.filter(lead__in=leads.values("id"))
+    if filters.changed_mode:
+        moves = moves.filter(changed_at__gte=filters.start, changed_at__lt=filters.end)
+    reach_cells = (
+        moves.annotate(bucket=_bucket_case("lead__"))
+        .values("lead__source_id", "lead__owner_id", "bucket")
+        .annotate(
+            **{
+                f"reached_{stage}": Count("lead_id", distinct=True, filter=Q(to_stage__in=REACHED_STAGES[stage]))
+                for stage in (Stage.PROSPECT, Stage.CUSTOMER, *SIDE_EXITS)
+            }
+        )
+        .order_by()
+    )
+    cells: dict[tuple, dict[str, int]] = {}
+    for row in lead_cells:
+        cell = cells.setdefault((row["source_id"], row["owner_id"], row["bucket"]), _zero())
+        for key in ("n", "within_sla", "open_lead", "open_prospect"):
+            cell[key] = row[key]
+        cell["contacted"] = 0 if row["bucket"] == RESPONSE_NEVER else row["n"]
+    for row in reach_cells:
+        cell = cells.setdefault((row["lead__source_id"], row["lead__owner_id"], row["bucket"]), _zero())
+        for key in REACH_KEYS:
+            cell[key] = row[key]
+
+    def summed(keyfn) -> dict[Any, dict[str, int]]:
+        out: dict[Any, dict[str, int]] = {}
+        for key, cell in cells.items():
+            acc = out.setdefault(keyfn(key), _zero())
+            for name in COUNT_KEYS:
+                acc[name] += cell[name]
+        return out
+
+    response = Seconds("first_contacted_at", "received_at")
+    pcts = {"response_median": Percentile(response, 0.5), "response_p90": Percentile(response, 0.9)}
+    tot = {**summed(lambda k: None).get(None, _zero()), **leads.aggregate(**pcts)}
+    per_source = summed(lambda k: k[0])
+    by_source = [
+        {**per_source.get(row["source_id"], _zero()), **row}
+        for row in leads.values("source_id", "source__name").annotate(**pcts).order_by("source__name", "source_id")
+    ]
+    by_source.sort(key=lambda r: -r["n"])
+    per_rep = summed(lambda k: k[1])
+    by_rep = [
+        {**per_rep.get(row["owner_id"], _zero()), **row}
+        for row in leads.values("owner_id", "owner__first_name", "owner__last_name", "owner__username")
+        .annotate(**pcts)
+        .order_by("owner__first_name", "owner__last_name", "owner__username", "owner_id")
+    ]
+    grid = [
+        {
+            "source_id": key[0],
+            "bucket": key[1],
+            "n": c["n"],
+            "prospect": c["reached_prospect"],
+            "customer": c["reached_customer"],
+        }
+        for key, c in summed(lambda k: (k[0], k[2])).items()
+    ]
+    return tot, by_source, by_rep, grid
+
+
+def _stage_durations(leads: QuerySet[Lead]) -> dict[str, float | None]:
+    """Median seconds of finished stays in each timed stage. One query (window in a subquery)."""
+    q = StageChange.objects.filter(lead__in=leads.values("id")).annotate(
+        left_at=Window(NextValue("changed_at"), partition_by=[F("lead_id")], order_by=[F("changed_at"), F("id")])
+    )
+    stay = Seconds("left_at", "changed_at")
+    row = q.aggregate(**{s: Percentile(stay, 0.5, filter=Q(to_stage=s)) for s in TIMED_STAGES})
+    return row
+
+
+# --- Page shape ------------------------------------------------------------------------------------
+
+
+@dataclass
+class SpeedRow:
+    label: str
+    leads: Num
+    contacted: Rate
+    within_sla: Rate
+    median_min: float | None
+    p90_min: float | None
+    key: Any = None
+
+
+@dataclass
+class SourceRow:
+    source_id: int | None
+    label: str
+    leads: Num
+    contacted: Rate
+    within_sla: Rate
+    median_min: float | None
+    p90_min: float | None
+    lead_to_prospect: Rate
+    prospect_to_customer: Rate
+    disqualified: Num
+    lost: Num
+    nurture: Num
+    reasons: list[tuple[str, Num]] = field(default_factory=list)
+    buckets: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def too_few(self) -> bool:
+        return self.lead_to_prospect.too_few
+
+    @property
+    def bucket_list(self) -> list[dict[str, Any] | None]:
+        return [self.buckets.get(code) for code in [b.code for b in RESPONSE_BUCKETS] + [RESPONSE_NEVER]]
+
+
+@dataclass
+class Dashboard:
+    filters: DashboardFilters
+    now: datetime
+    sla_minutes: int
+    cooling_days: int
+    cold_days: int
+    min_sample: int
+    funnel: list[dict[str, Any]]
+    exits: list[dict[str, Any]]
+    open_now: list[dict[str, Any]]
+    total: Num
+    speed_total: SpeedRow
+    speed_by_rep: list[SpeedRow]
+    sources: list[SourceRow]
+    buckets: list[dict[str, Any]]
+    reasons: list[tuple[str, Num]]
+    trend: list[dict[str, Any]]
+    cooling: Num
+    cold: Num
+    cooling_leads: list[Lead]
+    # Placeholders until the qualification (issue 3) and follow-ups (issue 4) branches land.
+    followup_discipline: None = None
+    qualification: None = None
+
+    @property
+    def bucket_labels(self) -> list[str]:
+        return [b.label for b in RESPONSE_BUCKETS] + ["not contacted"]
+
+    def chart_data(self) -> dict[str, Any]:
+        """Plain numbers for static/js/dashboard.js (rendered with json_script)."""
+        return {
+            "funnel": {"labels": [s["label"] for s in self.funnel], "values": [s["reached"].n for s in self.funnel]},
+            "trend": {
+                "labels": [w["week"].isoformat() for w in self.trend],
+                "series": [
+                    {"label": label, "values": [w[key].n for w in self.trend]}
+                    for key, label in [("received", "Received"), ("prospect", "→ Prospect"), ("customer", "→ Customer")]
+                ],
+            },
+            "sources": {
+                "labels": [s.label for s in self.sources],
+                "lead_to_prospect": [_round(s.lead_to_prospect.pct) for s in self.sources],
+                "low": [_round(s.lead_to_prospect.interval[0]) if s.leads.n else None for s in self.sources],
+                "high": [_round(s.lead_to_prospect.interval[1]) if s.leads.n else None for s in self.sources],
+                "leads": [s.leads.n for s in self.sources],
+            },
+            "buckets": {
+                "labels": [b["label"] for b in self.buckets],
+                "lead_to_prospect": [_round(b["lead_to_prospect"].pct) for b in self.buckets],
+                "leads": [b["leads"].n for b in self.buckets],
+            },
+        }
+
+
+def _round(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _minutes(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds / 60.0, 1)
+
+
+def dashboard_build(
+    *, user: User, filters: DashboardFilters, teams: list[Team] | None = None, now: datetime | None = None
+) -> Dashboard:
+    """Everything the dashboard page shows, in a fixed number of queries (11).
+
+    1–5. Counts and speed-to-lead percentiles, in total, per source, per rep and per source ×
+         response bucket (see _counts).
+    6. Median time in each stage (a window over the stage history).
+    7. Disqualification reasons per source.
+    8. Leads received per week, 9. moves into prospect / customer per week.
+    10. Open leads going cold: the longest waits first, and 11. their counts.
+    `teams` is dashboard_teams(user) when the caller has it already (else one more query).
+    """
+    now = now or timezone.now()
+    team_ids = [t.pk for t in (teams if teams is not None else dashboard_teams(user=user))]
+    sla, cooling_days, cold_days = _policy_knobs()
+    min_sample = _min_sample()
+    leads = dashboard_leads(user=user, filters=filters, team_ids=team_ids)
+    link = lambda **extra: _link(filters, **extra)  # noqa: E731
+
+    # Totals.
+    tot, by_source, by_rep, grid = _counts(leads, filters, sla)
+    total = Num(tot["n"], link())
+    reached = {Stage.LEAD: total}
+    for stage in (Stage.PROSPECT, Stage.CUSTOMER, *SIDE_EXITS):
+        reached[stage] = Num(tot[f"reached_{stage}"], link(reached=stage))
+
+    durations = _stage_durations(leads)  # 6.
+    funnel = []
+    for i, stage in enumerate(MAIN_PATH):
+        nxt = MAIN_PATH[i + 1] if i + 1 < len(MAIN_PATH) else None
+        step = {
+            "stage": stage,
+            "label": Stage(stage).label,
+            "reached": reached[stage],
+            "of_total": Rate(reached[stage], total.n),
+            "median_days": _days(durations.get(stage)),
+        }
+        if nxt:
+            step["next_label"] = Stage(nxt).label
+            step["conversion"] = Rate(reached[nxt], reached[stage].n, min_sample)
+            step["drop_pct"] = 100.0 - step["conversion"].pct if step["conversion"].pct is not None else None
+        funnel.append(step)
+    exits = [
+        {
+            "stage": s,
+            "label": Stage(s).label,
+            "count": reached[s],
+            "share": Rate(reached[s], total.n),
+            "median_days": _days(durations.get(s)) if s in TIMED_STAGES else None,
+        }
+        for s in SIDE_EXITS
+    ]
+    open_now = [
+        {"label": f"Still {Stage(s).label.lower()}", "count": Num(tot[f"open_{s}"], link(stage=s))}
+        for s in Lead.OPEN_STAGES
+    ]
+    speed_total = _speed_row("All", tot, link, sla)
+
+    # Per source.
+    sources = []
+    for row in by_source:
+        slink = lambda _sid=row["source_id"], **extra: link(source=_sid, **extra)  # noqa: E731
+        n = row["n"]
+        prospects = Num(row["reached_prospect"], slink(reached=Stage.PROSPECT))
+        customers = Num(row["reached_customer"], slink(reached=Stage.CUSTOMER))
+        speed = _speed_row(row["source__name"], row, slink, sla)
+        sources.append(
+            SourceRow(
+                source_id=row["source_id"],
+                label=row["source__name"],
+                leads=Num(n, slink()),
+                contacted=speed.contacted,
+                within_sla=speed.within_sla,
+                median_min=speed.median_min,
+                p90_min=speed.p90_min,
+                lead_to_prospect=Rate(prospects, n, min_sample),
+                prospect_to_customer=Rate(customers, prospects.n, min_sample),
+                disqualified=Num(row["reached_disqualified"], slink(reached=Stage.DISQUALIFIED)),
+                lost=Num(row["reached_lost"], slink(reached=Stage.LOST)),
+                nurture=Num(row["reached_nurture"], slink(reached=Stage.NURTURE)),
+            )
+        )
+    by_id = {s.source_id: s for s in sources}
+
+    # Per rep.
+    speed_by_rep = []
+    for row in by_rep:
+        if row["owner_id"] is None:
+            label, rlink = "Unassigned", (lambda **extra: link(unassigned="on", **extra))
+        else:
+            label = f"{row['owner__first_name']} {row['owner__last_name']}".strip() or row["owner__username"]
+            rlink = lambda _oid=row["owner_id"], **extra: link(owner=_oid, **extra)  # noqa: E731
+        speed_by_rep.append(_speed_row(label, row, rlink, sla, key=row["owner_id"]))
+
+    # 4. Source × response bucket.
+    bucket_tot: dict[str, dict[str, int]] = {}
+    for row in grid:
+        code = row["bucket"]
+        sums = bucket_tot.setdefault(code, {"n": 0, "prospect": 0, "customer": 0})
+        for key in sums:
+            sums[key] += row[key]
+        source = by_id.get(row["source_id"])
+        if source is not None:
+            source.buckets[code] = {
+                "leads": Num(row["n"], link(source=row["source_id"], response=code)),
+                "lead_to_prospect": Rate(
+                    Num(row["prospect"], link(source=row["source_id"], response=code, reached=Stage.PROSPECT)),
+                    row["n"],
+                    min_sample,
+                ),
+            }
+    buckets = []
+    for code, label in [(b.code, b.label) for b in RESPONSE_BUCKETS] + [(RESPONSE_NEVER, "not contacted")]:
+        sums = bucket_tot.get(code, {"n": 0, "prospect": 0, "customer": 0})
+        prospects = Num(sums["prospect"], link(response=code, reached=Stage.PROSPECT))
+        buckets.append(
+            {
+                "code": code,
+                "label": label,
+                "leads": Num(sums["n"], link(response=code)),
+                "lead_to_prospect": Rate(prospects, sums["n"], min_sample),
+                "prospect_to_customer": Rate(
+                    Num(sums["customer"], link(response=code, reached=Stage.CUSTOMER)), sums["prospect"], min_sample
+                ),
+            }
+        )
+
+    # 7. Disqualification reasons, per source.
+    dq = StageChange.objects.filter(lead__in=leads.values("id"), to_stage=Stage.DISQUALIFIED)
+    if filters.changed_mode:
+        dq = dq.filter(changed_at__gte=filters.start, changed_at__lt=filters.end)
+    dq_rows = (
+        dq.annotate(reason_key=_reason_key())
+        .values("lead__source_id", "reason_key")
+        .annotate(n=Count("lead_id", distinct=True))
+        .order_by("-n", "reason_key")
+    )
+    reason_tot: dict[str, int] = {}
+    for row in dq_rows:
+        reason_tot[row["reason_key"]] = reason_tot.get(row["reason_key"], 0) + row["n"]
+        source = by_id.get(row["lead__source_id"])
+        if source is not None:
+            source.reasons.append(
+                (row["reason_key"], Num(row["n"], link(source=row["lead__source_id"], dq_reason=row["reason_key"])))
+            )
+    reasons = [
+        (key, Num(n, link(dq_reason=key))) for key, n in sorted(reason_tot.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+    for source in sources:
+        source.reasons = source.reasons[:TOP_REASONS]
+
+    # 8 and 9. Weekly trend (weeks in the user's zone, clipped to the range).
+    trend = _weekly_trend(user=user, filters=filters, leads=leads)
+
+    # 10 and 11. Going cold: open leads, whatever the date range (a cold lead is old by nature).
+    scoped_open = _scoped_leads(user=user, filters=filters, team_ids=team_ids).filter(stage__in=Lead.OPEN_STAGES)
+    counts = scoped_open.aggregate(
+        cooling=Count("id", filter=idle_q(days=cooling_days, now=now)),
+        cold=Count("id", filter=idle_q(days=cold_days, now=now)),
+    )
+    cold_link = lambda days: _link(filters, with_dates=False, stage=STAGE_FILTER_OPEN, idle_days=days)  # noqa: E731
+    # Longest wait first (never touched: waiting since arrival), as in the work queue.
+    cooling_leads = list(
+        scoped_open.filter(idle_q(days=cooling_days, now=now))
+        .select_related("owner", "source", "team")
+        .order_by(Coalesce("last_touched_at", "received_at"), "id")[:COLD_LIST_SIZE]
+    )
+    cold_cut = now - timedelta(days=cold_days)
+    for lead in cooling_leads:
+        lead.is_cold_now = lead.waiting_since() <= cold_cut
+
+    return Dashboard(
+        filters=filters,
+        now=now,
+        sla_minutes=sla,
+        cooling_days=cooling_days,
+        cold_days=cold_days,
+        min_sample=min_sample,
+        funnel=funnel,
+        exits=exits,
+        open_now=open_now,
+        total=total,
+        speed_total=speed_total,
+        speed_by_rep=speed_by_rep,
+        sources=sources,
+        buckets=buckets,
+        reasons=reasons,
+        trend=trend,
+        cooling=Num(counts["cooling"], cold_link(cooling_days)),
+        cold=Num(counts["cold"], cold_link(cold_days)),
+        cooling_leads=cooling_leads,
+    )
+
+
+def _days(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds / 86400.0, 1)
+
+
+def _speed_row(label: str, row: dict[str, Any], link, sla: int, key: Any = None) -> SpeedRow:
+    n = row["n"]
+    return SpeedRow(
+        label=label,
+        leads=Num(n, link()),
+        contacted=Rate(Num(row["contacted"], link(contacted="true")), n),
+        within_sla=Rate(Num(row["within_sla"], link(contacted_within=sla)), n),
+        median_min=_minutes(row["response_median"]),
+        p90_min=_minutes(row["response_p90"]),
+        key=key,
+    )
+
+
+def _weekly_trend(*, user: User, filters: DashboardFilters, leads: QuerySet[Lead]) -> list[dict[str, Any]]:
+    """Per week of the range: leads received, and leads moved into prospect / customer.
+
+    Two GROUP BY queries. Weeks start on Monday in the user's zone and are clipped to the range,
+    so each week's links select exactly the leads counted.
+    """
+    tz = timezone.get_current_timezone()
+    received = (
+        leads.filter(received_at__gte=filters.start, received_at__lt=filters.end)
+        .annotate(week=TruncWeek("received_at", tzinfo=tz))
+        .values("week")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    moves = (
+        StageChange.objects.filter(
+            lead__in=leads.values("id"),
+            changed_at__gte=filters.start,
+            changed_at__lt=filters.end,
+            to_stage__in=REACHED_STAGES[Stage.PROSPECT],
+        )
+        .annotate(week=TruncWeek("changed_at", tzinfo=tz))
+        .values("week")
+        .annotate(
+            prospect=Count("lead_id", distinct=True),
+            customer=Count("lead_id", distinct=True, filter=Q(to_stage__in=REACHED_STAGES[Stage.CUSTOMER])),
+        )
+        .order_by()
+    )
+    weeks: dict[date, dict[str, int]] = {}
+    for row in received:
+        weeks.setdefault(_as_date(row["week"]), {})["received"] = row["n"]
+    for row in moves:
+        w = weeks.setdefault(_as_date(row["week"]), {})
+        w["prospect"], w["customer"] = row["prospect"], row["customer"]
+
+    out = []
+    monday = filters.date_from - timedelta(days=filters.date_from.weekday())
+    while monday <= filters.date_to:
+        first, last = max(monday, filters.date_from), min(monday + timedelta(days=6), filters.date_to)
+        got = weeks.get(monday, {})
+        base = {**filters.lead_params(), "stage": STAGE_FILTER_ALL}
+        week_received = {**base, "received_from": first.isoformat(), "received_to": last.isoformat()}
+        week_moved = {**base, "changed_from": first.isoformat(), "changed_to": last.isoformat()}
+        queue = reverse("leads:queue")
+        out.append(
+            {
+                "week": monday,
+                "first": first,
+                "last": last,
+                "received": Num(got.get("received", 0), f"{queue}?{urlencode(week_received)}"),
+                "prospect": Num(
+                    got.get("prospect", 0), f"{queue}?{urlencode({**week_moved, 'reached': Stage.PROSPECT})}"
+                ),
+                "customer": Num(
+                    got.get("customer", 0), f"{queue}?{urlencode({**week_moved, 'reached': Stage.CUSTOMER})}"
+                ),
+            }
+        )
+        monday += timedelta(days=7)
+    return out
+
+
+def _as_date(value: datetime | date) -> date:
+    if isinstance(value, datetime):
+        return timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
+    return value
+
+
+def dashboard_sources() -> QuerySet[LeadSource]:
+    return LeadSource.objects.order_by("name")

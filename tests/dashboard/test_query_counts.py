@@ -1,0 +1,122 @@
+"""The dashboard (and the drilled-down lead list) run a fixed number of SQL queries whatever the data size."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from leads.models import Activity, Assignment, Lead, StageChange
+from tests.factories import make_source
+
+# Session, user, the user's permissions (2), the filters' teams, reps and sources (3), the eleven
+# aggregate/list queries of dashboard_build (see its docstring), the follow-up policy (1), the
+# nav's role names and the bell's unread count (2).
+DASHBOARD_QUERIES = 21
+CSV_QUERIES = DASHBOARD_QUERIES - 2  # no page, so no nav and no bell
+# The manager's lead list with every drill-down filter at once: the same count at 5 and 120 leads.
+DRILLED_LIST_QUERIES = 11  # the lead list's pin (+ unsent helpful closes, + the bell)
+
+
+def _bulk_pipeline(n, *, owners, team, sources):
+    """n leads over the last 60 days with history, contacts and assignments, written in bulk."""
+    now = timezone.now()
+    leads = Lead.objects.bulk_create(
+        Lead(
+            name=f"Bulk {i}",
+            email=f"bulk{i}@example.com",
+            source=sources[i % len(sources)],
+            team=team,
+            owner=owners[i % len(owners)],
+            stage=["lead", "prospect", "customer", "disqualified", "nurture", "lost"][i % 6],
+            received_at=now - timedelta(days=i % 60, hours=1),
+            stage_changed_at=now,
+            first_contacted_at=None if i % 4 == 0 else now - timedelta(days=i % 60, minutes=60 - i % 50),
+            last_touched_at=None if i % 4 == 0 else now - timedelta(days=i % 60, minutes=60 - i % 50),
+        )
+        for i in range(n)
+    )
+    changes, activities, assignments = [], [], []
+    for i, lead in enumerate(leads):
+        changes.append(StageChange(lead=lead, from_stage="", to_stage="lead", changed_at=lead.received_at))
+        if lead.stage != "lead":
+            prev = "lead" if lead.stage in ("prospect", "disqualified", "nurture") else "prospect"
+            if prev == "prospect":
+                changes.append(
+                    StageChange(
+                        lead=lead,
+                        from_stage="lead",
+                        to_stage="prospect",
+                        changed_at=lead.received_at + timedelta(hours=5),
+                    )
+                )
+            changes.append(
+                StageChange(
+                    lead=lead,
+                    from_stage=prev,
+                    to_stage=lead.stage,
+                    changed_at=lead.received_at + timedelta(hours=9),
+                    reason=f"reason {i % 3}",
+                )
+            )
+        if lead.first_contacted_at:
+            activities.append(Activity(lead=lead, kind="call", outcome="Spoke", occurred_at=lead.first_contacted_at))
+        assignments.append(Assignment(lead=lead, to_owner=lead.owner, assigned_at=lead.received_at, reason="created"))
+    StageChange.objects.bulk_create(changes)
+    Activity.objects.bulk_create(activities)
+    Assignment.objects.bulk_create(assignments)
+
+
+@pytest.mark.parametrize("n", [5, 120])
+def test_the_dashboard_runs_a_fixed_number_of_queries(
+    client, manager, rep, teammate, team, django_assert_num_queries, n
+):
+    _bulk_pipeline(n, owners=[rep, teammate], team=team, sources=[make_source(f"S{k}") for k in range(4)])
+    client.force_login(manager)
+    with django_assert_num_queries(DASHBOARD_QUERIES):
+        response = client.get(reverse("dashboard:index"))
+    assert response.context["dash"].total.n == n
+
+
+@pytest.mark.parametrize("n", [5, 120])
+def test_the_filtered_dashboard_and_its_csv_run_a_fixed_number_of_queries(
+    client, manager, rep, teammate, team, django_assert_num_queries, n
+):
+    sources = [make_source(f"S{k}") for k in range(4)]
+    _bulk_pipeline(n, owners=[rep, teammate], team=team, sources=sources)
+    client.force_login(manager)
+    params = {"team": team.pk, "rep": rep.pk, "source": sources[0].pk, "date_field": "changed"}
+    with django_assert_num_queries(DASHBOARD_QUERIES):
+        response = client.get(reverse("dashboard:index"), params)
+    assert not response.context["form"].errors
+    with django_assert_num_queries(CSV_QUERIES):
+        client.get(reverse("dashboard:csv", args=["sources"]), params)
+
+
+@pytest.mark.parametrize("n", [5, 120])
+def test_the_drilled_down_lead_list_runs_a_fixed_number_of_queries(
+    client, manager, rep, teammate, team, django_assert_num_queries, n
+):
+    sources = [make_source(f"S{k}") for k in range(2)]
+    _bulk_pipeline(n, owners=[rep, teammate], team=team, sources=sources)
+    client.force_login(manager)
+    today = timezone.localdate()
+    params = {
+        "stage": "all",
+        "team": team.pk,
+        "received_from": (today - timedelta(days=89)).isoformat(),
+        "received_to": today.isoformat(),
+        "reached": "prospect",
+        "response": "lt1h",
+        "contacted_within": 15,
+        "contacted": "true",
+        "idle_days": 0,
+        "dq_reason": "reason 1",
+        "changed_from": (today - timedelta(days=89)).isoformat(),
+        "changed_to": today.isoformat(),
+    }
+    with django_assert_num_queries(DRILLED_LIST_QUERIES):
+        response = client.get(reverse("leads:queue"), params)
+    assert not response.context["form"].errors
