@@ -57,14 +57,20 @@ def test_journey_rep_qualifies_a_lead_to_customer(page, live_server, small_demo,
     page.get_by_role("link", name="My leads").click()
     row = page.get_by_role("row").filter(has_text="Paula Quinn")
     assert "not contacted" in row.inner_text()
-    # TODO(followups): once the follow-ups branch is merged, assert the speed-to-lead SLA
-    # countdown shown in this queue row (and that it stops after the call below).
+    # Speed-to-lead (follow-ups): the new lead's clock counts down in its queue row.
+    assert "left" in row.locator(".sla-running").inner_text()
     shot("journey1-01-queue")
 
     row.get_by_role("link", name="Paula Quinn").click()
-    page.get_by_label("What happened").fill("Called, booked the discovery call for this afternoon")
-    page.get_by_role("button", name="Log activity").click()
+    log = page.locator("section").filter(has=page.get_by_role("heading", name="Log an activity"))
+    log.get_by_label("What happened").fill("Called, booked the discovery call for this afternoon")
+    log.get_by_role("button", name="Log activity").click()
     page.get_by_text("Activity logged.").wait_for()
+    # The first contact stops the clock.
+    page.get_by_role("link", name="My leads").click()
+    row = page.get_by_role("row").filter(has_text="Paula Quinn")
+    assert "touched" in row.inner_text() and row.locator(".sla-running, .sla-breached").count() == 0
+    row.get_by_role("link", name="Paula Quinn").click()
 
     # First discovery call: the budget is not known yet, so it does not pass.
     page.get_by_role("link", name="Start the discovery call").click()
