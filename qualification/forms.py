@@ -35,6 +35,24 @@ def _plain(amount: Decimal | None) -> Decimal | None:
     return amount
 
 
+class LocalDateTimeField(forms.DateTimeField):
+    """A datetime-local input, read in the user's time zone and kept within sane years.
+
+    Near year 1 or 9999 a local time crosses the calendar's edge once converted to UTC, or
+    when shown to a user in another zone: SQLite overflows on save, PostgreSQL stores year
+    10000 and then cannot read the row back (every page showing the lead would fail).
+    """
+
+    MIN_YEAR, MAX_YEAR = 1900, 2999
+    default_error_messages = {"out_of_range": "Enter a date between the years 1900 and 2999."}
+
+    def to_python(self, value):
+        result = super().to_python(value)
+        if result is not None and not self.MIN_YEAR <= result.year <= self.MAX_YEAR:
+            raise forms.ValidationError(self.error_messages["out_of_range"], code="out_of_range")
+        return result
+
+
 def tri_state(label: str, help_text: str = "") -> forms.TypedChoiceField:
     return forms.TypedChoiceField(
         label=label,
@@ -90,13 +108,13 @@ class DiscoveryCallForm(forms.ModelForm):
         widget=forms.RadioSelect(attrs={"data-toggles": "timeline"}),
         help_text="A date they are working towards (an event, a season, a deadline), not one we suggest.",
     )
-    held_at = forms.DateTimeField(
+    held_at = LocalDateTimeField(
         required=False,
         label="Call held at",
         help_text="Leave empty for now.",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL),
     )
-    next_step_at = forms.DateTimeField(
+    next_step_at = LocalDateTimeField(
         required=False,
         label="When?",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL),

@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 
 from tests.conftest import skip_or_fail
 
@@ -43,7 +44,20 @@ def browser_type_launch_args(browser_type_launch_args):
 
 @pytest.fixture(autouse=True)
 def _committed(committed_db):
-    """The live server reads committed data."""
+    """The live server reads committed data. The flush between such tests also empties the
+    disqualification reasons the data migration made (committed_db restores the roles)."""
+    from django.apps import apps
+
+    from qualification.defaults import install_default_reasons
+
+    install_default_reasons(apps)
+
+
+@pytest.fixture
+def small_demo(db):
+    """Demo users, team, sources, reasons and criteria v1 with a short queue (24 leads, some with
+    calls): the full seed_demo costs seconds per test, and journeys make their own leads."""
+    call_command("seed_demo", leads=24, verbosity=0)
 
 
 @pytest.fixture(scope="session")
@@ -60,6 +74,10 @@ def shot(page):
 
     def take(name: str) -> Path:
         path = folder / f"{name}.png"
+        # From the top, and away from any button: sticky panels then sit where a reader first sees
+        # them, and no hover transition is caught half-way.
+        page.evaluate("window.scrollTo(0, 0)")
+        page.mouse.move(0, 0)
         page.screenshot(path=str(path), full_page=True)
         return path
 
