@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from leads.forms import add_service_errors
 from leads.models import Activity, Lead
 
 from . import selectors, services
@@ -33,14 +34,6 @@ def _get_followup_for_user(request: HttpRequest, pk: int) -> FollowUp:
     if not request.user.has_perm("followups.change_followup"):
         raise PermissionDenied
     return followup
-
-
-def _add_service_errors(form, error: ValidationError) -> None:
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for name, errors in error.error_dict.items():
-        form.add_error(name if name in form.fields else None, errors)
 
 
 def _form_page(request: HttpRequest, *, form, title: str, lead: Lead, followup: FollowUp | None = None, status=200):
@@ -96,7 +89,7 @@ def add(request: HttpRequest, lead_pk: int) -> HttpResponse:
                 by=request.user,
             )
         except ValidationError as e:
-            _add_service_errors(form, e)
+            add_service_errors(form, e)
         else:
             messages.success(request, "Follow-up added.")
             return redirect(lead)
@@ -123,7 +116,7 @@ def complete(request: HttpRequest, pk: int) -> HttpResponse:
                 next_instruction=data["next_instruction"],
             )
         except ValidationError as e:
-            _add_service_errors(form, e)
+            add_service_errors(form, e)
         else:
             messages.success(request, "Follow-up done and logged.")
             return redirect(followup.lead)
@@ -141,7 +134,7 @@ def snooze(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.followup_snooze(followup=followup, by=request.user, until=form.cleaned_data["until"])
         except ValidationError as e:
-            _add_service_errors(form, e)
+            add_service_errors(form, e)
         else:
             until = timezone.localtime(form.cleaned_data["until"]).strftime("%a %d %b, %H:%M")
             messages.success(request, f"Snoozed until {until}.")
@@ -163,7 +156,7 @@ def reschedule(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.followup_reschedule(followup=followup, by=request.user, due_at=data["due_at"], **changed)
         except ValidationError as e:
-            _add_service_errors(form, e)
+            add_service_errors(form, e)
         else:
             messages.success(request, "Follow-up rescheduled.")
             return redirect(followup.lead)

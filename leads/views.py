@@ -8,6 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from leads.forms import add_service_errors
 from qualification import selectors as qualification_selectors
 from qualification.forms import DisqualifyForm, NurtureForm
 
@@ -38,15 +39,6 @@ def _get_lead_for_reassign(request: HttpRequest, pk: int) -> Lead:
     if not user.has_perm("leads.view_all_leads") and lead.team.manager_id != user.pk:
         raise PermissionDenied
     return lead
-
-
-def _add_service_errors(form, error: ValidationError) -> None:
-    """Put a service's ValidationError on the form: on its field when the form has it."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for field, errors in error.error_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 def _detail_ctx(lead: Lead, *, activity_form=None, stage_form=None) -> dict:
@@ -147,7 +139,7 @@ def create(request: HttpRequest) -> HttpResponse:
                     **{f: data[f] for f in CONTACT_FIELDS},
                 )
             except ValidationError as e:
-                _add_service_errors(form, e)
+                add_service_errors(form, e)
             else:
                 messages.success(request, f"Lead “{lead.name}” saved.")
                 return redirect(lead)
@@ -174,7 +166,7 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.lead_update(lead=lead, by=request.user, **{f: form.cleaned_data[f] for f in CONTACT_FIELDS})
         except ValidationError as e:
-            _add_service_errors(form, e)
+            add_service_errors(form, e)
         else:
             messages.success(request, "Lead updated.")
             return redirect(lead)
@@ -203,7 +195,7 @@ def change_stage(request: HttpRequest, pk: int) -> HttpResponse:
                     override=form.cleaned_data["override"] and to_stage == Lead.Stage.PROSPECT,
                 )
             except ValidationError as e:
-                _add_service_errors(form, e)
+                add_service_errors(form, e)
             else:
                 messages.success(request, f"Moved to {Lead.Stage(to_stage).label}.")
                 return redirect(lead)
@@ -222,7 +214,7 @@ def log_activity(request: HttpRequest, pk: int) -> HttpResponse:
                 lead=lead, by=request.user, kind=data["kind"], outcome=data["outcome"], occurred_at=data["occurred_at"]
             )
         except ValidationError as e:
-            _add_service_errors(form, e)
+            add_service_errors(form, e)
         else:
             messages.success(request, "Activity logged.")
             return redirect(lead)
@@ -242,7 +234,7 @@ def reassign(request: HttpRequest, pk: int) -> HttpResponse:
                 lead=lead, to_owner=form.cleaned_data["owner"], by=request.user, reason=form.cleaned_data["reason"]
             )
         except ValidationError as e:
-            _add_service_errors(form, e)
+            add_service_errors(form, e)
         else:
             messages.success(request, f"{lead.name} now belongs to {form.cleaned_data['owner']}.")
             return redirect(lead)

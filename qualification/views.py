@@ -7,6 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.formats import date_format
 
+from leads.forms import add_service_errors
 from leads.models import Lead
 
 from . import selectors, services
@@ -36,15 +37,6 @@ def _require_perm(request: HttpRequest, perm: str) -> None:
         raise PermissionDenied
 
 
-def _add_service_errors(form, error: ValidationError) -> None:
-    """Put a service's ValidationError on the form: on its field when the form has it."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for field, errors in error.error_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
-
-
 def _bound(request: HttpRequest):
     return request.POST if request.method == "POST" else None
 
@@ -63,7 +55,7 @@ def call_new(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             call = services.call_record(lead=lead, by=request.user, **form.service_kwargs())
         except ValidationError as e:
-            _add_service_errors(form, e)
+            add_service_errors(form, e)
         else:
             verdict = ""
             if criteria is not None:
@@ -94,7 +86,7 @@ def disqualify(request: HttpRequest, pk: int) -> HttpResponse:
                 lead=lead, by=request.user, reason=form.cleaned_data["reason"], note=form.cleaned_data["note"]
             )
         except ValidationError as e:
-            _add_service_errors(form, e)
+            add_service_errors(form, e)
         else:
             if close is None:
                 messages.success(request, f"{lead.name} is disqualified.")
@@ -116,7 +108,7 @@ def nurture(request: HttpRequest, pk: int) -> HttpResponse:
                 lead=lead, by=request.user, until=form.cleaned_data["until"], reason=form.cleaned_data["reason"]
             )
         except ValidationError as e:
-            _add_service_errors(form, e)
+            add_service_errors(form, e)
         else:
             day = date_format(form.cleaned_data["until"].date(), "D j M Y")
             messages.success(request, f"{lead.name} is in nurture until {day}.")
@@ -141,7 +133,7 @@ def helpful_close(request: HttpRequest, pk: int) -> HttpResponse:
             try:
                 services.helpful_close_mark_sent(close=close, by=request.user, body=form.cleaned_data["body"])
             except ValidationError as e:
-                _add_service_errors(form, e)
+                add_service_errors(form, e)
             else:
                 messages.success(request, f"Helpful reply to {close.lead.name} marked as sent. Thank you.")
                 return redirect(close.lead)
@@ -177,7 +169,7 @@ def criteria_settings(request: HttpRequest) -> HttpResponse:
                     based_on=data["based_on"],
                 )
             except ValidationError as e:
-                _add_service_errors(form, e)
+                add_service_errors(form, e)
             else:
                 if current is not None and version.pk == current.pk:
                     messages.info(request, f"Nothing changed: version {version.number} stays in force.")
@@ -223,7 +215,7 @@ def reason_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         try:
             services.reason_save(reason=form.save(commit=False))
         except ValidationError as e:
-            _add_service_errors(form, e)
+            add_service_errors(form, e)
         else:
             messages.success(request, f"Reason “{reason.label}” saved.")
             return redirect("qualification:reasons")
