@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 
 from .models import ImportJob, ImportRowError, WebForm, WebFormSubmission
 from .selectors import webform_embed_snippet
@@ -41,7 +41,9 @@ class WebFormAdmin(admin.ModelAdmin):
         return format_html(
             "<p>Paste this HTML into any page; it posts to the public address above.</p>"
             '<textarea readonly rows="16" cols="100" class="vLargeTextField" aria-label="Embed HTML">{}</textarea>',
-            webform_embed_snippet(webform=obj),
+            # escape(), not format_html's conditional escape: the rendered snippet is "safe" HTML,
+            # but inside a textarea it must show as text (its own </textarea> would end ours).
+            escape(webform_embed_snippet(webform=obj)),
         )
 
 
