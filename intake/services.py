@@ -10,6 +10,7 @@ import hashlib
 import logging
 import secrets
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -315,8 +316,11 @@ class PreviewRow:
 def import_preview(*, job: ImportJob, mapping: dict[str, str], limit: int = 10) -> list[PreviewRow]:
     """The first rows as they would be imported, with each row's error. Reads only those rows."""
     rows = []
-    with job.file.open("rb") as f:
-        for row_number, cells in csvio.iter_rows(f.file, encoding=job.encoding, delimiter=job.delimiter):
+    with (
+        job.file.open("rb") as f,
+        closing(csvio.iter_rows(f.file, encoding=job.encoding, delimiter=job.delimiter)) as it,
+    ):
+        for row_number, cells in it:
             data = import_row_data(cells, mapping)
             try:
                 clean = lead_services.intake_clean(data)
@@ -437,10 +441,13 @@ def import_job_run(*, job_id: int, budget_seconds: float | None = None, batch_si
         ImportJob.objects.filter(pk=job.pk).update(started_at=timezone.now())
     context = f"import of {job.original_name}"
     try:
-        with job.file.open("rb") as f:
+        rows = csvio.iter_rows
+        with (
+            job.file.open("rb") as f,
+            closing(rows(f.file, encoding=job.encoding, delimiter=job.delimiter, skip=job.rows_processed)) as it,
+        ):
             batch: list[tuple[int, list[str]]] = []
-            rows = csvio.iter_rows(f.file, encoding=job.encoding, delimiter=job.delimiter, skip=job.rows_processed)
-            for item in rows:
+            for item in it:
                 batch.append(item)
                 if len(batch) >= batch_size:
                     _run_batch(job, batch, context)

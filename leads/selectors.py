@@ -82,11 +82,7 @@ def lead_stage_counts(*, user: User, filters: LeadFilters) -> dict[str, int]:
 
 def lead_find_duplicates(*, email: str, phone: str, exclude_pk: int | None = None) -> list[Lead]:
     """Leads with the same normalised email or phone (values must already be normalised)."""
-    cond = Q()
-    if email:
-        cond |= Q(email=email)
-    if phone:
-        cond |= Q(phone=phone)
+    cond = _contact_match(emails=[email] if email else [], phones=[phone] if phone else [])
     if not cond:
         return []
     q = Lead.objects.filter(cond, merged_into__isnull=True).select_related("owner").order_by("-received_at")
@@ -133,17 +129,25 @@ def _open_first() -> Case:
     return Case(When(stage__in=Lead.OPEN_STAGES, then=Value(0)), default=Value(1), output_field=IntegerField())
 
 
+def _contact_match(*, emails, phones) -> Q:
+    """Leads with one of these (normalised) emails or phones, written so the partial indexes
+    lead_email_idx/lead_phone_idx are used: SQLite (and PostgreSQL for long IN lists) only use a
+    partial index when the query repeats its condition (email <> '') word for word."""
+    cond = Q()
+    if emails:
+        cond |= Q(email__in=list(emails)) & ~Q(email="")
+    if phones:
+        cond |= Q(phone__in=list(phones)) & ~Q(phone="")
+    return cond
+
+
 def lead_find_match(*, email: str, phone: str) -> Lead | None:
     """The live lead a new one with this (normalised) email or phone duplicates, or None.
 
     Open leads first (someone is working them), then the most recent; merged-away leads never
     match. One query, with the owner and team (and its manager) for the notification.
     """
-    cond = Q()
-    if email:
-        cond |= Q(email=email)
-    if phone:
-        cond |= Q(phone=phone)
+    cond = _contact_match(emails=[email] if email else [], phones=[phone] if phone else [])
     if not cond:
         return None
     return (
@@ -164,7 +168,7 @@ def lead_find_matches(*, emails: set[str], phones: set[str]) -> dict[str, Lead]:
         chunk_emails = {v for f, v in chunk if f == "email"}
         chunk_phones = {v for f, v in chunk if f == "phone"}
         q = (
-            Lead.objects.filter(Q(email__in=chunk_emails) | Q(phone__in=chunk_phones), merged_into__isnull=True)
+            Lead.objects.filter(_contact_match(emails=chunk_emails, phones=chunk_phones), merged_into__isnull=True)
             .select_related("owner", "team__manager")
             .order_by(_open_first(), "-received_at", "-id")
         )
