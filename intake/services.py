@@ -441,10 +441,11 @@ def import_job_run(*, job_id: int, budget_seconds: float | None = None, batch_si
         ImportJob.objects.filter(pk=job.pk).update(started_at=timezone.now())
     context = f"import of {job.original_name}"
     try:
-        rows = csvio.iter_rows
         with (
             job.file.open("rb") as f,
-            closing(rows(f.file, encoding=job.encoding, delimiter=job.delimiter, skip=job.rows_processed)) as it,
+            closing(
+                csvio.iter_rows(f.file, encoding=job.encoding, delimiter=job.delimiter, skip=job.rows_processed)
+            ) as it,
         ):
             batch: list[tuple[int, list[str]]] = []
             for item in it:
