@@ -105,10 +105,23 @@ class ActivitySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class _QueryInteger(serializers.IntegerField):
+    """A number in the query string: `?source=` (blank) is an error, not the same as leaving it out."""
+
+    def get_value(self, dictionary):
+        if dictionary.get(self.field_name) == "":
+            return ""
+        return super().get_value(dictionary)
+
+
 class LeadFilterSerializer(serializers.Serializer):
     q = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     stage = serializers.ChoiceField(
-        choices=[STAGE_FILTER_OPEN, *Lead.Stage.values, STAGE_FILTER_ALL], required=False, default=STAGE_FILTER_OPEN
+        choices=[STAGE_FILTER_OPEN, *Lead.Stage.values, STAGE_FILTER_ALL],
+        required=False,
+        allow_blank=True,
+        default=STAGE_FILTER_OPEN,
+        help_text="open (the default: lead and prospect), all, or one stage.",
     )
-    source = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
-    owner = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    source = _QueryInteger(min_value=1, max_value=MAX_ID, required=False)
+    owner = _QueryInteger(min_value=1, max_value=MAX_ID, required=False)

@@ -6,6 +6,7 @@ from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, status
@@ -29,7 +30,7 @@ from .serializers import (
     StageMoveSerializer,
 )
 
-MSG_TEAM_CHOOSE = "You belong to several teams: say which one."
+MSG_TEAM_CHOOSE = "Say which team the lead goes to (you can add leads to {n} teams)."
 MSG_TEAM_SCOPE = "You cannot add leads to this team."
 MSG_OWNER_NOT_ALLOWED = "Only managers choose the owner; leave it out."
 MSG_OWNER_UNKNOWN = "No such user."
@@ -70,14 +71,21 @@ class LeadListCreate(generics.GenericAPIView):
         description="The leads you can see (yours; your teams' as a manager; all as an admin), what needs "
         "you first: uncontacted oldest first, then least recently touched. Paginated.",
         parameters=[LeadFilterSerializer],
-        responses={200: LeadSerializer(many=True), 400: OpenApiResponse(description="A filter is invalid.")},
+        responses={
+            200: LeadSerializer(many=True),
+            400: OpenApiResponse(description="A filter is invalid."),
+            404: OpenApiResponse(description="No such page."),
+        },
     )
     def get(self, request):
         params = LeadFilterSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         data = params.validated_data
         filters = selectors.LeadFilters(
-            q=data["q"], stage=data["stage"], source_id=data.get("source"), owner_id=data.get("owner")
+            q=data["q"],
+            stage=data["stage"] or selectors.STAGE_FILTER_OPEN,
+            source_id=data.get("source"),
+            owner_id=data.get("owner"),
         )
         q = selectors.lead_list_needing_attention(user=request.user, filters=filters).select_related("team")
         page = self.paginate_queryset(q)
@@ -122,7 +130,7 @@ class LeadListCreate(generics.GenericAPIView):
         if team_id is None:
             only = list(teams[:2])
             if len(only) != 1:
-                raise exceptions.ValidationError({"team": [MSG_TEAM_CHOOSE]})
+                raise exceptions.ValidationError({"team": [MSG_TEAM_CHOOSE.format(n=teams.count())]})
             return only[0]
         team = teams.filter(pk=team_id).first()
         if team is None:
@@ -244,6 +252,7 @@ class FollowUpList(generics.GenericAPIView):
         return self.get_paginated_response(FollowUpSerializer(page, many=True).data)
 
 
+@csrf_exempt
 def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
     """Unknown addresses under /api/ answer in JSON too."""
     return JsonResponse({"detail": "Not found."}, status=404)

@@ -47,7 +47,9 @@ HEADER = ["Full Name", "E-mail", "Phone", "Company"]
     ids=["utf8-comma", "utf8-bom-semicolon", "windows1252-semicolon", "latin1-comma"],
 )
 def test_encodings_and_delimiters_are_read(manager, team, source, encoding, delimiter, bom):
-    content = _csv([HEADER, ["José Müller", "jose@example.com", "", "Café Größe"]], encoding=encoding, delimiter=delimiter, bom=bom)
+    content = _csv(
+        [HEADER, ["José Müller", "jose@example.com", "", "Café Größe"]], encoding=encoding, delimiter=delimiter, bom=bom
+    )
     job = _job(manager, team, source, content)
     assert job.delimiter == delimiter
     assert job.headers == HEADER
@@ -70,7 +72,9 @@ def test_encodings_and_delimiters_are_read(manager, team, source, encoding, deli
 )
 def test_unreadable_files_get_a_clear_message(client, manager, team, source, content, message):
     client.force_login(manager)
-    response = client.post(reverse("intake:import_start"), {"file": _upload(content), "source": source.pk, "team": team.pk})
+    response = client.post(
+        reverse("intake:import_start"), {"file": _upload(content), "source": source.pk, "team": team.pk}
+    )
     assert response.status_code == 400
     assert message in " ".join(response.context["form"].errors["file"])
     assert not ImportJob.objects.exists()
@@ -81,14 +85,20 @@ def test_a_file_over_the_size_limit_is_refused(client, manager, team, source, se
     client.force_login(manager)
     response = client.post(
         reverse("intake:import_start"),
-        {"file": _upload(_csv([HEADER] + [["Ana", f"a{i}@example.com", "", ""] for i in range(10)])), "source": source.pk, "team": team.pk},
+        {
+            "file": _upload(_csv([HEADER] + [["Ana", f"a{i}@example.com", "", ""] for i in range(10)])),
+            "source": source.pk,
+            "team": team.pk,
+        },
     )
     assert response.status_code == 400
     assert "the limit is" in response.context["form"].errors["file"][0]
 
 
 def test_columns_are_guessed_from_the_headers():
-    assert csvio.guess_mapping(["Vorname", "Last Name", "Email Address", "Mobile", "Organisation", "Job Title", "Notes", "Whatever"]) == {
+    assert csvio.guess_mapping(
+        ["Vorname", "Last Name", "Email Address", "Mobile", "Organisation", "Job Title", "Notes", "Whatever"]
+    ) == {
         "0": "first_name",
         "1": "last_name",
         "2": "email",
@@ -99,7 +109,9 @@ def test_columns_are_guessed_from_the_headers():
     }
 
 
-def test_the_whole_flow_through_the_pages(client, manager, team, source, rep, teammate, eager_celery, django_capture_on_commit_callbacks):
+def test_the_whole_flow_through_the_pages(
+    client, manager, team, source, rep, teammate, eager_celery, django_capture_on_commit_callbacks
+):
     content = _csv(
         [
             ["First", "Last", "Mail", "Tel", "Firm"],
@@ -110,7 +122,9 @@ def test_the_whole_flow_through_the_pages(client, manager, team, source, rep, te
         ]
     )
     client.force_login(manager)
-    response = client.post(reverse("intake:import_start"), {"file": _upload(content), "source": source.pk, "team": team.pk})
+    response = client.post(
+        reverse("intake:import_start"), {"file": _upload(content), "source": source.pk, "team": team.pk}
+    )
     job = ImportJob.objects.get()
     assert response["Location"] == reverse("intake:import_mapping", args=[job.pk])
 
@@ -135,14 +149,18 @@ def test_the_whole_flow_through_the_pages(client, manager, team, source, rep, te
     status = client.get(reverse("intake:import_status", args=[job.pk])).json()
     assert status["percent"] == 100 and status["finished"] is True
 
-    rejected = b"".join(client.get(reverse("intake:import_errors_csv", args=[job.pk])).streaming_content).decode("utf-8-sig")
+    rejected = b"".join(client.get(reverse("intake:import_errors_csv", args=[job.pk])).streaming_content).decode(
+        "utf-8-sig"
+    )
     rows = list(csv.reader(io.StringIO(rejected)))
     assert rows[0] == ["First", "Last", "Mail", "Tel", "Firm", "error"]
     assert rows[1][:3] == ["", "", "nobody@example.com"] and "Name" in rows[1][5]
     assert rows[2][3] == "not a phone" and "Phone" in rows[2][5]
 
     # Fixed and uploaded again, the rejected file imports (its "error" column is ignored).
-    fixed = rejected.replace(",,nobody@example.com", "Nina,Nobody,nobody@example.com").replace("not a phone", "+1 415 555 0100")
+    fixed = rejected.replace(",,nobody@example.com", "Nina,Nobody,nobody@example.com").replace(
+        "not a phone", "+1 415 555 0100"
+    )
     job2 = _job(manager, team, source, fixed.encode())
     assert "error" not in job2.mapping.values()
     services.import_job_start(job=job2, mapping={"0": "first_name", "1": "last_name", "2": "email", "3": "phone"})
@@ -180,7 +198,9 @@ def test_the_mapping_must_name_a_name_and_a_contact(client, manager, team, sourc
     client.force_login(manager)
     response = client.post(reverse("intake:import_mapping", args=[job.pk]), {"col_0": "name", "start": "1"})
     assert response.status_code == 400 and "email or the phone" in response.context["error"]
-    response = client.post(reverse("intake:import_mapping", args=[job.pk]), {"col_0": "name", "col_1": "name", "start": "1"})
+    response = client.post(
+        reverse("intake:import_mapping", args=[job.pk]), {"col_0": "name", "col_1": "name", "start": "1"}
+    )
     assert response.status_code == 400 and "more than one column" in response.context["error"]
     job.refresh_from_db()
     assert job.status == ImportJob.Status.MAPPING
@@ -188,7 +208,12 @@ def test_the_mapping_must_name_a_name_and_a_contact(client, manager, team, sourc
 
 def test_duplicates_of_known_leads_are_flagged_not_dropped(manager, rep, team, source):
     known = make_lead(owner=rep, team=team, source=source, email="known@example.com")
-    job = _job(manager, team, source, _csv([HEADER, ["Known Again", "KNOWN@example.com", "", ""], ["New", "new@example.com", "", ""]]))
+    job = _job(
+        manager,
+        team,
+        source,
+        _csv([HEADER, ["Known Again", "KNOWN@example.com", "", ""], ["New", "new@example.com", "", ""]]),
+    )
     services.import_job_start(job=job, mapping=job.mapping)
     services.import_job_run(job_id=job.pk)
     job.refresh_from_db()
@@ -232,7 +257,19 @@ def test_a_database_error_in_a_batch_is_retried_row_by_row(manager, team, source
         return real(rows=rows, **kwargs)
 
     monkeypatch.setattr(lead_services, "lead_intake_many", flaky)
-    job = _job(manager, team, source, _csv([HEADER, ["Ana", "a@example.com", "", ""], ["Boom", "b@example.com", "", ""], ["Cy", "c@example.com", "", ""]]))
+    job = _job(
+        manager,
+        team,
+        source,
+        _csv(
+            [
+                HEADER,
+                ["Ana", "a@example.com", "", ""],
+                ["Boom", "b@example.com", "", ""],
+                ["Cy", "c@example.com", "", ""],
+            ]
+        ),
+    )
     services.import_job_start(job=job, mapping=job.mapping)
     services.import_job_run(job_id=job.pk)
     job.refresh_from_db()

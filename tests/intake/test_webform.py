@@ -131,8 +131,12 @@ def test_the_rate_limit_answers_429(client, webform, settings):
 def test_the_rate_limit_uses_the_trusted_proxy_address(client, webform, settings):
     settings.WEBFORM_RATE_LIMIT = 1
     settings.WEBFORM_TRUSTED_PROXIES = 1
-    assert _post(client, webform, {"email": "a@example.com"}, HTTP_X_FORWARDED_FOR="spoof, 203.0.113.5").status_code == 302
-    assert _post(client, webform, {"email": "b@example.com"}, HTTP_X_FORWARDED_FOR="other, 203.0.113.5").status_code == 429
+    assert (
+        _post(client, webform, {"email": "a@example.com"}, HTTP_X_FORWARDED_FOR="spoof, 203.0.113.5").status_code == 302
+    )
+    assert (
+        _post(client, webform, {"email": "b@example.com"}, HTTP_X_FORWARDED_FOR="other, 203.0.113.5").status_code == 429
+    )
     assert _post(client, webform, {"email": "c@example.com"}, HTTP_X_FORWARDED_FOR="203.0.113.6").status_code == 302
 
 
@@ -170,7 +174,8 @@ def test_the_confirmation_and_the_owner_notice_are_sent_after_commit(
     client, webform, eager_celery, django_capture_on_commit_callbacks
 ):
     WebForm.objects.filter(pk=webform.pk).update(
-        confirmation_subject="Thanks, {{ name }}", confirmation_body="Hi {{ name }}, about “{{ message }}” via {{ form_title }}."
+        confirmation_subject="Thanks, {{ name }}",
+        confirmation_body="Hi {{ name }}, about “{{ message }}” via {{ form_title }}.",
     )
     with django_capture_on_commit_callbacks(execute=True):
         _post(client, webform)
@@ -220,7 +225,9 @@ def test_while_redis_is_down_the_lead_is_saved_and_the_emails_follow_later(
     assert sorted(m.to[0] for m in mail.outbox) == sorted(["ana@example.com", lead.owner.email])
 
 
-def test_a_confirmation_is_sent_once_even_if_task_and_catch_up_race(webform, client, broker_down, django_capture_on_commit_callbacks):
+def test_a_confirmation_is_sent_once_even_if_task_and_catch_up_race(
+    webform, client, broker_down, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         _post(client, webform)
     sub = WebFormSubmission.objects.get()
@@ -230,7 +237,9 @@ def test_a_confirmation_is_sent_once_even_if_task_and_catch_up_race(webform, cli
     assert len([m for m in mail.outbox if m.to == ["ana@example.com"]]) == 1
 
 
-def test_one_address_gets_at_most_one_confirmation_per_interval(client, webform, broker_down, django_capture_on_commit_callbacks):
+def test_one_address_gets_at_most_one_confirmation_per_interval(
+    client, webform, broker_down, django_capture_on_commit_callbacks
+):
     for message in ["one", "two", "three"]:
         with django_capture_on_commit_callbacks(execute=True):
             _post(client, webform, {"message": message})

@@ -68,7 +68,9 @@ def test_the_admin_policy_overrides_the_default(ana, team, source):
 
 
 def test_an_attached_inquiry_keeps_everything_it_said(ana, team, source):
-    _intake(Channel.WEB, {"name": "Ana", "email": ana.email, "company": "Kite & Co", "notes": "Need 5 seats"}, source, team)
+    _intake(
+        Channel.WEB, {"name": "Ana", "email": ana.email, "company": "Kite & Co", "notes": "Need 5 seats"}, source, team
+    )
     note = Activity.objects.get(lead=ana).outcome
     assert "Kite & Co" in note and "Need 5 seats" in note
 
@@ -118,7 +120,13 @@ def test_a_batch_rejects_bad_rows_and_imports_the_others(rep, team, source):
         {"name": "X" * 201, "email": "long@example.com"},
     ]
     results = services.lead_intake_many(channel=Channel.IMPORT, rows=rows, source=source, team=team, by=rep, owner=rep)
-    assert [type(r).__name__ for r in results] == ["IntakeResult", "ValidationError", "ValidationError", "IntakeResult", "ValidationError"]
+    assert [type(r).__name__ for r in results] == [
+        "IntakeResult",
+        "ValidationError",
+        "ValidationError",
+        "IntakeResult",
+        "ValidationError",
+    ]
     assert set(Lead.objects.values_list("name", flat=True)) == {"Good One", "Good Two"}
 
 
@@ -172,12 +180,23 @@ def test_the_bulk_path_writes_what_lead_create_writes(rep, team, source):
     data = {"name": "Same", "email": "same@example.com", "phone": "+1 415 555 0101", "company": "Co", "notes": "Hi"}
     one = services.lead_intake(channel=Channel.IMPORT, data=data, source=source, by=rep, team=team, owner=rep).lead
     Lead.objects.filter(pk=one.pk).update(possible_duplicate_of=None, email="gone@example.com", phone="")
-    bulk = services.lead_intake_many(channel=Channel.IMPORT, rows=[data], source=source, team=team, by=rep, owner=rep)[0].lead
+    bulk = services.lead_intake_many(channel=Channel.IMPORT, rows=[data], source=source, team=team, by=rep, owner=rep)[
+        0
+    ].lead
     one.refresh_from_db()
     bulk.refresh_from_db()
 
     def fields(lead):
-        skip = {"id", "email", "phone", "possible_duplicate_of_id", "created_at", "updated_at", "received_at", "stage_changed_at"}
+        skip = {
+            "id",
+            "email",
+            "phone",
+            "possible_duplicate_of_id",
+            "created_at",
+            "updated_at",
+            "received_at",
+            "stage_changed_at",
+        }
         return {f.attname: getattr(lead, f.attname) for f in Lead._meta.concrete_fields if f.attname not in skip}
 
     assert fields(one) == fields(bulk)

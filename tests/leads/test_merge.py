@@ -13,7 +13,6 @@ from leads import services
 from leads.models import Activity, Assignment, Channel, Lead, LeadMerge, OwnerNotice, StageChange
 from tests.factories import make_lead, make_source
 
-
 MERGE_PAGE_QUERIES = 15
 
 
@@ -21,16 +20,33 @@ MERGE_PAGE_QUERIES = 15
 def pair(rep, teammate, team, source, webform):
     """Two records of one person, each with history in every relation we have today."""
     now = timezone.now()
-    keep = make_lead(owner=rep, team=team, source=source, name="Bo Smith", email="bo@example.com",
-                     received_at=now - timedelta(days=2))
-    gone = make_lead(owner=teammate, team=team, source=make_source("Trade show"), name="Robert Smith",
-                     email="", phone="+1 415 555 0177", company="Smith & Sons", received_at=now - timedelta(days=5))
-    services.activity_log(lead=gone, by=teammate, kind=Activity.Kind.CALL, outcome="Spoke", occurred_at=now - timedelta(days=4))
+    keep = make_lead(
+        owner=rep,
+        team=team,
+        source=source,
+        name="Bo Smith",
+        email="bo@example.com",
+        received_at=now - timedelta(days=2),
+    )
+    gone = make_lead(
+        owner=teammate,
+        team=team,
+        source=make_source("Trade show"),
+        name="Robert Smith",
+        email="",
+        phone="+1 415 555 0177",
+        company="Smith & Sons",
+        received_at=now - timedelta(days=5),
+    )
+    services.activity_log(
+        lead=gone, by=teammate, kind=Activity.Kind.CALL, outcome="Spoke", occurred_at=now - timedelta(days=4)
+    )
     services.activity_log(lead=gone, by=teammate, kind=Activity.Kind.NOTE, outcome="Wants a demo")
     services.lead_change_stage(lead=gone, to_stage=Lead.Stage.NURTURE, by=teammate, reason="Next quarter")
     services.lead_reassign(lead=gone, to_owner=rep, by=team.manager, reason="Rita knows them")
-    WebFormSubmission.objects.create(form=webform, lead=gone, token="t1", fingerprint="f", outcome="created",
-                                     name="Robert", submitted_at=now)
+    WebFormSubmission.objects.create(
+        form=webform, lead=gone, token="t1", fingerprint="f", outcome="created", name="Robert", submitted_at=now
+    )
     services._notify_owner(lead=gone, text="hello")
     referral = make_lead(owner=rep, team=team, source=source, name="Referred")
     Lead.objects.filter(pk=referral.pk).update(referred_by_lead=gone)
@@ -55,7 +71,9 @@ def test_every_related_row_moves_to_the_survivor(pair, manager):
     keep, gone = pair
     before_keep, before_gone = _counts(keep), _counts(gone)
 
-    record = services.lead_merge(survivor=keep, merged=gone, field_choices={"phone": "merged", "company": "merged"}, by=manager)
+    record = services.lead_merge(
+        survivor=keep, merged=gone, field_choices={"phone": "merged", "company": "merged"}, by=manager
+    )
 
     after_keep, after_gone = _counts(keep), _counts(gone)
     assert all(n == 0 for n in after_gone.values()), after_gone
@@ -68,10 +86,20 @@ def test_every_related_row_moves_to_the_survivor(pair, manager):
 
 def test_chosen_values_and_the_clock_survive(pair, manager):
     keep, gone = pair
-    services.lead_merge(survivor=keep, merged=gone, field_choices={"phone": "merged", "company": "merged", "source": "merged"}, by=manager)
+    services.lead_merge(
+        survivor=keep,
+        merged=gone,
+        field_choices={"phone": "merged", "company": "merged", "source": "merged"},
+        by=manager,
+    )
     keep.refresh_from_db()
     gone.refresh_from_db()
-    assert (keep.name, keep.email, keep.phone, keep.company) == ("Bo Smith", "bo@example.com", "+14155550177", "Smith & Sons")
+    assert (keep.name, keep.email, keep.phone, keep.company) == (
+        "Bo Smith",
+        "bo@example.com",
+        "+14155550177",
+        "Smith & Sons",
+    )
     assert keep.source == gone.source
     assert keep.received_at == gone.received_at  # the earliest arrival
     assert keep.first_contacted_at is not None
@@ -110,7 +138,11 @@ def test_the_merge_reports_every_relation_it_walked(pair, manager):
 def test_a_failure_half_way_changes_nothing(pair, manager, monkeypatch):
     keep, gone = pair
     before = (_counts(keep), _counts(gone))
-    fields_before = Lead.objects.filter(pk__in=[keep.pk, gone.pk]).order_by("pk").values_list("phone", "company", "received_at", "merged_into")
+    fields_before = (
+        Lead.objects.filter(pk__in=[keep.pk, gone.pk])
+        .order_by("pk")
+        .values_list("phone", "company", "received_at", "merged_into")
+    )
     fields_before = list(fields_before)
 
     def crash(**kwargs):
@@ -122,7 +154,14 @@ def test_a_failure_half_way_changes_nothing(pair, manager, monkeypatch):
         services.lead_merge(survivor=keep, merged=gone, field_choices={"phone": "merged"}, by=manager)
 
     assert (_counts(keep), _counts(gone)) == before
-    assert list(Lead.objects.filter(pk__in=[keep.pk, gone.pk]).order_by("pk").values_list("phone", "company", "received_at", "merged_into")) == fields_before
+    assert (
+        list(
+            Lead.objects.filter(pk__in=[keep.pk, gone.pk])
+            .order_by("pk")
+            .values_list("phone", "company", "received_at", "merged_into")
+        )
+        == fields_before
+    )
 
 
 def test_it_refuses_bad_merges(pair, manager, rep):
@@ -165,7 +204,10 @@ def test_the_merge_page_merges_and_the_merged_lead_redirects(client, pair, manag
 
     response = client.get(gone.get_absolute_url())
     assert response.status_code == 302 and response["Location"] == keep.get_absolute_url()
-    assert client.get(reverse("leads:queue") + "?stage=all").context["counts"]["all"] == Lead.objects.filter(merged_into__isnull=True).count()
+    assert (
+        client.get(reverse("leads:queue") + "?stage=all").context["counts"]["all"]
+        == Lead.objects.filter(merged_into__isnull=True).count()
+    )
 
 
 def test_the_merge_page_query_count_does_not_grow_with_history(client, pair, manager, django_assert_num_queries):
@@ -181,11 +223,16 @@ def test_the_merge_page_query_count_does_not_grow_with_history(client, pair, man
         client.get(url)
 
 
-
-
 def test_a_rep_can_merge_two_of_their_own_leads(client, rep, team, source):
     a = make_lead(owner=rep, team=team, source=source, email="x@example.com")
-    b = services.lead_intake(channel=Channel.MANUAL, data={"name": "X", "email": "X@example.com"}, source=source, by=rep, team=team, owner=rep).lead
+    b = services.lead_intake(
+        channel=Channel.MANUAL,
+        data={"name": "X", "email": "X@example.com"},
+        source=source,
+        by=rep,
+        team=team,
+        owner=rep,
+    ).lead
     client.force_login(rep)
     response = client.get(b.get_absolute_url())
     assert b"Possible duplicate of" in response.content
