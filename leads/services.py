@@ -483,7 +483,9 @@ def lead_intake_many(
         try:
             cleaned.append((i, intake_clean(row)))
         except ValidationError as e:
-            results[i] = e
+            # Kept without its traceback: the traceback's frame refers back to `results`, a
+            # reference cycle per bad row that only the cyclic collector would free.
+            results[i] = e.with_traceback(None)
     existing = selectors.lead_find_matches(
         emails={c["email"] for _, c in cleaned if c["email"]}, phones={c["phone"] for _, c in cleaned if c["phone"]}
     )
