@@ -190,7 +190,7 @@ FIELD_SYNONYMS = {
     "company": ["company", "companyname", "organisation", "organization", "account", "accountname", "firma", "empresa"],
     "title": ["title", "jobtitle", "position", "role", "funktion"],
     "referred_by": ["referredby", "referral", "referrer", "referredfrom"],
-    "notes": ["notes", "note", "message", "comments", "comment", "description", "inquiry", "enquiry"],
+    "notes": ["notes", "note", "message", "comments", "comment", "description", "inquiry", "enquiry", "bemerkung"],
 }
 _SYNONYM_TO_FIELD = {syn: field for field, syns in FIELD_SYNONYMS.items() for syn in syns}
 

@@ -35,7 +35,7 @@ class WebForm(models.Model):
 
     source = models.OneToOneField("leads.LeadSource", on_delete=models.PROTECT, related_name="web_form")
     slug = models.SlugField(
-        max_length=60, unique=True, help_text="The public address is /f/<slug>/. Keep it stable once published."
+        max_length=60, unique=True, help_text="The public address is /f/this-slug/. Keep it stable once published."
     )
     title = models.CharField(max_length=200)
     intro = models.TextField(blank=True, max_length=2000, help_text="Shown above the fields.")

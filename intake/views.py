@@ -23,7 +23,7 @@ from .models import ImportJob, WebForm
 logger = logging.getLogger(__name__)
 
 MSG_RESEND = "Please check your details and press the button again."
-ERRORS_SHOWN = 200
+ERRORS_SHOWN = 50
 
 
 # --- Public web forms (no login) -------------------------------------------------------------------
@@ -179,14 +179,19 @@ def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
         "job": job,
         "form": form,
         "preview": preview,
-        "preview_fields": [
-            f for f in services.IMPORT_FIELDS if f in mapping.values() and f not in ("first_name", "last_name")
-        ]
-        + (["name"] if {"first_name", "last_name"} & set(mapping.values()) and "name" not in mapping.values() else []),
+        "preview_fields": _preview_fields(mapping),
         "field_labels": services.IMPORT_FIELDS,
         "error": error,
     }
     return render(request, "intake/import_mapping.html", ctx, status=400 if error else 200)
+
+
+def _preview_fields(mapping: dict[str, str]) -> list[str]:
+    """The lead fields the preview shows, in form order; first and last name show as the name."""
+    chosen = set(mapping.values())
+    if {"first_name", "last_name"} & chosen:
+        chosen.add("name")
+    return [f for f in services.IMPORT_FIELDS if f in chosen and f not in ("first_name", "last_name")]
 
 
 @login_required

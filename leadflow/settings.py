@@ -255,6 +255,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "ENUM_NAME_OVERRIDES": {"StageEnum": "leads.models.Lead.Stage", "ActivityKindEnum": "leads.models.Activity.Kind"},
     # Ids in paths are positive 64-bit integers (api/urls.py's converter): say so, so clients

@@ -208,10 +208,10 @@ def lead_merge_candidates(*, lead: Lead, user: User) -> list[Lead]:
     return list(q[:20])
 
 
-def lead_related_counts(*, lead: Lead) -> list[tuple[str, int]]:
-    """(what, how many) rows of each reverse relation point at the lead: what a merge moves.
+def lead_related_counts(*, lead: Lead) -> list[str]:
+    """“3 activities”, “1 stage change”…: the rows of each reverse relation pointing at the lead, what a merge moves.
     One COUNT per relation, whatever the data size."""
-    from .services import lead_merge_relations
+    from .services import lead_merge_relations, relation_title
 
     counts = []
     for rel in lead_merge_relations():
@@ -221,5 +221,5 @@ def lead_related_counts(*, lead: Lead) -> list[tuple[str, int]]:
         else:
             n = model._base_manager.filter(**{rel.field.name: lead}).count()
         if n:
-            counts.append((f"{model._meta.verbose_name_plural} ({rel.field.verbose_name})", n))
+            counts.append(relation_title(rel, n))
     return counts

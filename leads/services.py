@@ -839,6 +839,13 @@ def _relation_label(rel) -> str:
     return f"{rel.related_model._meta.label}.{rel.field.name}"
 
 
+def relation_title(rel, n: int) -> str:
+    """“3 activities”, “1 stage change”, “2 leads (referred by lead)”: a relation for people."""
+    meta = rel.related_model._meta
+    title = f"{n} {meta.verbose_name if n == 1 else meta.verbose_name_plural}"
+    return f"{title} ({rel.field.verbose_name})" if rel.related_model is Lead else title
+
+
 def lead_merge_relations() -> list:
     """Every reverse relation of Lead, from every installed app: what lead_merge walks."""
     return [rel for rel in Lead._meta.related_objects if _relation_label(rel) not in MERGE_KEEPS]
@@ -944,7 +951,8 @@ def lead_merge(*, survivor: Lead, merged: Lead, field_choices: dict[str, str], b
         merged_values=merged_values,
         moved=moved,
     )
-    summary = ", ".join(f"{n} {label.split('.')[1]}" for label, n in moved.items() if n)
+    titles = {_relation_label(rel): rel for rel in lead_merge_relations()}
+    summary = ", ".join(relation_title(titles[label], n) for label, n in moved.items() if n)
     activity_log(
         lead=keep,
         by=by,

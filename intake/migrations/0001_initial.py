@@ -67,7 +67,7 @@ class Migration(migrations.Migration):
             name='WebForm',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(help_text='The public address is /f/<slug>/. Keep it stable once published.', max_length=60, unique=True)),
+                ('slug', models.SlugField(help_text='The public address is /f/this-slug/. Keep it stable once published.', max_length=60, unique=True)),
                 ('title', models.CharField(max_length=200)),
                 ('intro', models.TextField(blank=True, help_text='Shown above the fields.', max_length=2000)),
                 ('is_active', models.BooleanField(default=True)),

@@ -363,7 +363,9 @@ def test_a_50000_row_file_imports_the_good_rows_reports_every_bad_one_in_flat_me
     # what holding its rows would take.
     assert rest < first * 1.5 + 10_000, (first, rest)
     assert rest < rows_in_memory / 2, (rest, rows_in_memory)
-    print(f"\n50,000 rows in {elapsed:.1f} s; peak blocks: first batch {first}, the rest {rest}, rows held {rows_in_memory}")
+    print(
+        f"\n50,000 rows in {elapsed:.1f} s; peak blocks: first batch {first}, the rest {rest}, rows held {rows_in_memory}"
+    )
 
 
 def test_import_source_must_be_active(manager, team):

@@ -124,6 +124,18 @@ class Command(BaseCommand):
             Membership.objects.create(team=team, user=rep)
         sources = [LeadSource.objects.get_or_create(name=name)[0] for name in SOURCES]
         manager = users["maria"]
+        # The public web-to-lead form of the "Website form" source: /f/contact/.
+        from intake.models import WebForm
+
+        WebForm.objects.get_or_create(
+            source=sources[0],
+            defaults={
+                "slug": "contact",
+                "title": "Talk to our team",
+                "intro": "Tell us what you need; we answer within one working day.",
+                "team": team,
+            },
+        )
 
         now = timezone.now()
         # Every stage gets leads; a handful arrive "just now" and wait at the top of the queues.
