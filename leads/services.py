@@ -296,6 +296,7 @@ MSG_MERGE_CONTACT = "The merged lead would have neither email nor phone; keep on
 
 # The contact fields an intake carries; stage, owner and team are decided by the rules.
 INTAKE_FIELDS = ("name", "email", "phone", "company", "title", "referred_by", "notes")
+RAW_PHONE_MAX = 64
 
 
 class IntakeOutcome(models.TextChoices):
@@ -327,7 +328,8 @@ def intake_clean(data: dict) -> dict[str, str]:
             errors.setdefault(field, []).append(MSG_NUL)
             continue
         value = value if field == "notes" else value.strip()
-        max_length = Lead._meta.get_field(field).max_length
+        # A phone is checked after normalising (“+1 (415) 555-0100” is longer than its E.164).
+        max_length = RAW_PHONE_MAX if field == "phone" else Lead._meta.get_field(field).max_length
         if max_length and len(value) > max_length:
             errors.setdefault(field, []).append(MSG_TOO_LONG.format(max=max_length, n=len(value)))
             continue

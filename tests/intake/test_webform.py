@@ -282,3 +282,32 @@ def test_the_admin_refuses_a_form_nobody_could_answer(webform):
     with pytest.raises(ValidationError) as exc:
         webform.full_clean()
     assert "confirmation_body" in exc.value.message_dict
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_double_click_at_the_same_instant_makes_one_lead(webform):
+    """Two requests with the same token, truly concurrent: the form row lock serialises them and
+    the second finds the first's submission."""
+    import threading
+
+    from django.db import connection
+
+    token = services.webform_token_read(form=webform, token=_token(webform))
+    data = {"name": "Ana", "email": "ana@example.com", "phone": "", "company": "", "title": "", "notes": "Hi"}
+    barrier, submissions = threading.Barrier(3), []
+
+    def submit():
+        try:
+            barrier.wait()
+            submissions.append(services.webform_submit(form=webform, data=data, token=token).pk)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(submissions)) == 1 and len(submissions) == 3
+    assert Lead.objects.count() == 1 and WebFormSubmission.objects.count() == 1

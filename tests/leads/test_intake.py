@@ -202,3 +202,36 @@ def test_the_bulk_path_writes_what_lead_create_writes(rep, team, source):
     assert fields(one) == fields(bulk)
     assert _rows_about(one) == _rows_about(bulk)
     assert StageChange.objects.filter(lead=bulk).count() == 1
+
+
+def test_a_formatted_phone_longer_than_its_stored_form_is_accepted(team, source):
+    raw = "+1 (415) 555 - 0134, extension 1234"
+    assert len(raw) > Lead._meta.get_field("phone").max_length
+    result = _intake(Channel.API, {"name": "Bo", "phone": raw}, source, team)
+    assert result.lead.phone == "+14155550134"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_posts_of_one_person_at_the_same_instant_make_one_lead(rep, team, source):
+    """The advisory lock on the normalised email serialises them: the second finds the first."""
+    import threading
+
+    from django.db import connection
+
+    barrier, outcomes = threading.Barrier(2), []
+
+    def post(email):
+        try:
+            barrier.wait()
+            outcomes.append(_intake(Channel.WEB, {"name": "Ana", "email": email}, source, team).outcome)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post, args=(e,)) for e in ("ana@example.com", "ANA@Example.com ")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["attached", "created"]
+    assert Lead.objects.count() == 1
