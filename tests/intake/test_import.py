@@ -373,3 +373,19 @@ def test_import_source_must_be_active(manager, team):
 
     with pytest.raises(ValidationError):
         _job(manager, team, make_source(is_active=False), _csv([HEADER, ["Ana", "ana@example.com", "", ""]]))
+
+
+@pytest.mark.parametrize("bad", [5, 80])
+def test_the_result_page_runs_a_fixed_number_of_queries(client, manager, team, source, bad, django_assert_num_queries):
+    rows = [HEADER] + [["", f"x{i}@example.com", "", ""] for i in range(bad)] + [["Ok", "ok@example.com", "", ""]]
+    job = _job(manager, team, source, _csv(rows))
+    services.import_job_start(job=job, mapping=job.mapping)
+    services.import_job_run(job_id=job.pk)
+    client.force_login(manager)
+    url = reverse("intake:import_detail", args=[job.pk])
+    with django_assert_num_queries(RESULT_PAGE_QUERIES):
+        response = client.get(url)
+    assert len(response.context["errors"]) == min(bad, 50)
+
+
+RESULT_PAGE_QUERIES = 7
