@@ -65,6 +65,8 @@ SIDE_EXITS = (Stage.DISQUALIFIED, Stage.LOST, Stage.NURTURE)
 # Stages a lead stays in for a while (customer, disqualified and lost are outcomes).
 TIMED_STAGES = (Stage.LEAD, Stage.PROSPECT, Stage.NURTURE)
 COLD_LIST_SIZE = 50
+OVERRIDE_LIST_SIZE = 20  # on the page; the CSV lists up to OVERRIDE_CSV_SIZE
+OVERRIDE_CSV_SIZE = 10_000
 TOP_REASONS = 5
 Z_95 = 1.959963984540054
 
@@ -471,7 +473,12 @@ def _minutes(seconds: float | None) -> float | None:
 
 
 def dashboard_build(
-    *, user: User, filters: DashboardFilters, teams: list[Team] | None = None, now: datetime | None = None
+    *,
+    user: User,
+    filters: DashboardFilters,
+    teams: list[Team] | None = None,
+    now: datetime | None = None,
+    override_limit: int = OVERRIDE_LIST_SIZE,
 ) -> Dashboard:
     """Everything the dashboard page shows, in a fixed number of queries (11).
 
@@ -483,7 +490,8 @@ def dashboard_build(
     10. Open leads going cold: the longest waits first, and 11. their counts.
     12–15. Follow-up discipline per rep (see _discipline).
     16–18. Qualification: calls and failing rules, override counts, the override list.
-    `teams` is dashboard_teams(user) when the caller has it already (else one more query).
+    `teams` is dashboard_teams(user) when the caller has it already (else one more query);
+    `override_limit` caps the override list (the CSV asks for more).
     """
     now = now or timezone.now()
     team_ids = [t.pk for t in (teams if teams is not None else dashboard_teams(user=user))]
@@ -649,7 +657,7 @@ def dashboard_build(
     scoped = _scoped_leads(user=user, filters=filters, team_ids=team_ids)
     window = DrillWindow(since=filters.start, until=filters.end, now=now, grace=timedelta(hours=escalation_hours))
     discipline, discipline_total = _discipline(scoped, filters, window)
-    qualification = _qualification(scoped, filters, window)
+    qualification = _qualification(scoped, filters, window, override_limit=override_limit)
 
     return Dashboard(
         filters=filters,
@@ -799,7 +807,6 @@ class DisciplineRow:
 
 
 DISCIPLINE_KEYS = ("open", "overdue", "open_pending", "unsent", "due", "on_time", "late", "agreed", "kept", "broken")
-OVERRIDE_LIST_SIZE = 20
 
 
 def _person_label(row: dict[str, Any], prefix: str) -> str:
@@ -915,7 +922,9 @@ class Qualification:
     override_list: list[StageChange]
 
 
-def _qualification(scoped: QuerySet[Lead], filters: DashboardFilters, w: DrillWindow) -> Qualification:
+def _qualification(
+    scoped: QuerySet[Lead], filters: DashboardFilters, w: DrillWindow, *, override_limit: int
+) -> Qualification:
     """Discovery calls held in the range and manager overrides made in it. Three queries:
     1. the calls: count, passing, leads, and per rule kind the failing calls and their leads
        (conditional counts over the JSON evaluation, one pass);
@@ -935,9 +944,7 @@ def _qualification(scoped: QuerySet[Lead], filters: DashboardFilters, w: DrillWi
     )
     overrides = StageChange.objects.filter(drill.overrides_in(w), lead__in=lead_ids)
     ov = overrides.aggregate(n=Count("id"), leads=Count("lead_id", distinct=True))
-    override_list = list(
-        overrides.select_related("lead", "changed_by").order_by("-changed_at", "-id")[:OVERRIDE_LIST_SIZE]
-    )
+    override_list = list(overrides.select_related("lead", "changed_by").order_by("-changed_at", "-id")[:override_limit])
 
     def link(code: str) -> str:
         return _link(
