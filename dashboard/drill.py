@@ -152,7 +152,8 @@ def rule_failed_q(kind: str) -> Q:
 
 
 def overrides_in(w: DrillWindow) -> Q:
-    return Q(is_override=True) & _in_range("changed_at", w)
+    # Only the lead → prospect gate can be overridden; naming the stage uses the report index.
+    return Q(to_stage=Lead.Stage.PROSPECT, is_override=True) & _in_range("changed_at", w)
 
 
 # --- As conditions on leads (the lead list) -----------------------------------------------------

@@ -165,28 +165,42 @@ def dashboard_reps(*, user: User, team_id: int | None = None) -> list[User]:
     return list(q.order_by("first_name", "last_name", "username"))
 
 
-def _scoped_leads(*, user: User, filters: DashboardFilters, team_ids: list[int]) -> QuerySet[Lead]:
-    """The user's visible leads under the team / rep / source filters (no dates).
+def _scope_q(*, user: User, filters: DashboardFilters, team_ids: list[int], prefix: str = "") -> Q | None:
+    """The user's visible leads under the team / rep / source filters (no dates), as a condition
+    on the lead (`prefix` "lead__" from a follow-up, a call, a stage change); None: no lead.
 
     The same set as `Lead.objects.visible_to(user)` (what the drilled-down lead list starts
     from), written with the team ids already loaded: `team__manager=user` would join teams and
-    scan every lead, `team_id IN (…)` uses the lead indexes.
+    scan every lead, `team_id IN (…)` uses the lead indexes. As a condition on the joined lead
+    (not `lead__in=<subquery>`), PostgreSQL joins each row to its lead once.
     """
-    if filters.team_id:
-        q = Lead.objects.filter(team_id=filters.team_id) if filters.team_id in team_ids else Lead.objects.none()
-    elif user.has_perm("leads.view_all_leads"):
-        q = Lead.objects.all()
-    elif user.has_perm("leads.view_team_leads"):
-        q = Lead.objects.filter(Q(owner=user) | Q(team_id__in=team_ids))
-    else:
-        q = Lead.objects.filter(owner=user)
+    p = prefix
     if not user.is_active:
-        q = Lead.objects.none()
+        return None
+    if filters.team_id:
+        if filters.team_id not in team_ids:
+            return None
+        cond = Q(**{f"{p}team_id": filters.team_id})
+    elif user.has_perm("leads.view_all_leads"):
+        cond = Q()
+    elif user.has_perm("leads.view_team_leads"):
+        cond = Q(**{f"{p}owner": user}) | Q(**{f"{p}team_id__in": team_ids})
+    else:
+        cond = Q(**{f"{p}owner": user})
     if filters.owner_id:
-        q = q.filter(owner_id=filters.owner_id)
+        cond &= Q(**{f"{p}owner_id": filters.owner_id})
     if filters.source_id:
-        q = q.filter(source_id=filters.source_id)
-    return q
+        cond &= Q(**{f"{p}source_id": filters.source_id})
+    return cond
+
+
+def _scoped(model, scope: Q | None) -> QuerySet:
+    return model.objects.none() if scope is None else model.objects.filter(scope)
+
+
+def _scoped_leads(*, user: User, filters: DashboardFilters, team_ids: list[int]) -> QuerySet[Lead]:
+    """The user's visible leads under the team / rep / source filters (no dates): see _scope_q."""
+    return _scoped(Lead, _scope_q(user=user, filters=filters, team_ids=team_ids))
 
 
 def dashboard_leads(*, user: User, filters: DashboardFilters, team_ids: list[int]) -> QuerySet[Lead]:
@@ -654,10 +668,10 @@ def dashboard_build(
 
     # 12–18. Follow-up discipline and qualification, over the scoped leads (no cohort: the range
     # picks the follow-ups due, the calls held and the overrides made in it).
-    scoped = _scoped_leads(user=user, filters=filters, team_ids=team_ids)
+    scope = _scope_q(user=user, filters=filters, team_ids=team_ids, prefix="lead__")
     window = DrillWindow(since=filters.start, until=filters.end, now=now, grace=timedelta(hours=escalation_hours))
-    discipline, discipline_total = _discipline(scoped, filters, window)
-    qualification = _qualification(scoped, filters, window, override_limit=override_limit)
+    discipline, discipline_total = _discipline(scoped_open, scope, filters, window)
+    qualification = _qualification(scope, filters, window, override_limit=override_limit)
 
     return Dashboard(
         filters=filters,
@@ -815,7 +829,7 @@ def _person_label(row: dict[str, Any], prefix: str) -> str:
 
 
 def _discipline(
-    scoped: QuerySet[Lead], filters: DashboardFilters, w: DrillWindow
+    scoped_open: QuerySet[Lead], scope: Q | None, filters: DashboardFilters, w: DrillWindow
 ) -> tuple[list[DisciplineRow], DisciplineRow]:
     """Per rep (the leads' current owner). Four GROUP BY queries, each over a small set: open
     leads, pending follow-ups, unsent helpful closes, follow-ups due in the range.
@@ -824,16 +838,11 @@ def _discipline(
     the total row and each link lists exactly its count.
     """
     names = ("first_name", "last_name", "username")
-    lead_ids = scoped.values("id")
     owner = "lead__owner_id"
-    q1 = (
-        scoped.filter(stage__in=Lead.OPEN_STAGES)
-        .values("owner_id", *[f"owner__{n}" for n in names])
-        .annotate(open=Count("id"))
-        .order_by()
-    )
+    q1 = scoped_open.values("owner_id", *[f"owner__{n}" for n in names]).annotate(open=Count("id")).order_by()
     q2 = (
-        FollowUp.objects.filter(drill.pending_q(), lead__in=lead_ids)
+        _scoped(FollowUp, scope)
+        .filter(drill.pending_q())
         .values(owner, *[f"lead__owner__{n}" for n in names])
         .annotate(
             overdue=Count("lead_id", distinct=True, filter=Q(due_at__lte=w.now)),
@@ -842,13 +851,15 @@ def _discipline(
         .order_by()
     )
     q3 = (
-        HelpfulClose.objects.filter(sent_at__isnull=True, lead__in=lead_ids)
+        _scoped(HelpfulClose, scope)
+        .filter(sent_at__isnull=True)
         .values(owner, *[f"lead__owner__{n}" for n in names])
         .annotate(unsent=Count("lead_id", distinct=True))
         .order_by()
     )
     q4 = (
-        FollowUp.objects.filter(drill.judged_q(w), lead__in=lead_ids)
+        _scoped(FollowUp, scope)
+        .filter(drill.judged_q(w))
         .values(owner, *[f"lead__owner__{n}" for n in names])
         .annotate(
             due=Count("id"),
@@ -922,17 +933,14 @@ class Qualification:
     override_list: list[StageChange]
 
 
-def _qualification(
-    scoped: QuerySet[Lead], filters: DashboardFilters, w: DrillWindow, *, override_limit: int
-) -> Qualification:
+def _qualification(scope: Q | None, filters: DashboardFilters, w: DrillWindow, *, override_limit: int) -> Qualification:
     """Discovery calls held in the range and manager overrides made in it. Three queries:
     1. the calls: count, passing, leads, and per rule kind the failing calls and their leads
        (conditional counts over the JSON evaluation, one pass);
     2. override counts; 3. the latest overrides with their lead and manager.
     """
-    lead_ids = scoped.values("id")
     kinds = CriteriaRule.Kind.values
-    calls = DiscoveryCall.objects.filter(drill.calls_in(w), lead__in=lead_ids)
+    calls = _scoped(DiscoveryCall, scope).filter(drill.calls_in(w))
     agg = calls.aggregate(
         calls=Count("id"),
         passed=Count("id", filter=drill.call_passed_q()),
@@ -942,7 +950,7 @@ def _qualification(
         **{f"calls_{i}": Count("id", filter=drill.rule_failed_q(k)) for i, k in enumerate(kinds)},
         **{f"leads_{i}": Count("lead_id", distinct=True, filter=drill.rule_failed_q(k)) for i, k in enumerate(kinds)},
     )
-    overrides = StageChange.objects.filter(drill.overrides_in(w), lead__in=lead_ids)
+    overrides = _scoped(StageChange, scope).filter(drill.overrides_in(w))
     ov = overrides.aggregate(n=Count("id"), leads=Count("lead_id", distinct=True))
     override_list = list(overrides.select_related("lead", "changed_by").order_by("-changed_at", "-id")[:override_limit])
 
