@@ -305,12 +305,16 @@ class Command(BaseCommand):
             kept[close.owner_id] = kept.get(close.owner_id, 0) + 1
             if kept[close.owner_id] > 2:
                 qualification_services.helpful_close_mark_sent(close=close, by=close.owner)
-        # The history's follow-ups: those due over a week ago were dealt with back then (skipped:
-        # some leads are left with no next step, as in real life); those due this week are
-        # overdue and were reminded when due. Either way the first `make run` does not send a few
-        # hundred stale reminders at once.
+        # The history's follow-ups: those due over a week ago were dealt with back then — most
+        # done within hours, some a few days late, a quarter skipped (so the dashboard's
+        # discipline panel has a realistic mix, and some leads are left with no next step); those
+        # due this week are overdue and were reminded when due. Either way the first `make run`
+        # does not send a few hundred stale reminders at once.
         old = FollowUp.objects.pending().filter(due_at__lt=now - timedelta(days=7))
-        old.update(state=FollowUp.State.SKIPPED, completed_at=F("due_at"))
+        old.filter(id__endswith="3").update(state=FollowUp.State.SKIPPED, completed_at=F("due_at"))
+        old.filter(id__endswith="7").update(state=FollowUp.State.SKIPPED, completed_at=F("due_at"))
+        old.filter(id__endswith="5").update(state=FollowUp.State.DONE, completed_at=F("due_at") + timedelta(days=3))
+        old.update(state=FollowUp.State.DONE, completed_at=F("due_at") + timedelta(hours=2))
         FollowUp.objects.pending().filter(due_at__lt=now).update(reminded_at=F("due_at"), escalated_at=F("due_at"))
         followup_services.followups_refresh_next(lead_ids=Lead.objects.values_list("pk", flat=True))
 
