@@ -285,8 +285,7 @@ def test_the_admin_refuses_a_form_nobody_could_answer(webform):
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_double_click_at_the_same_instant_makes_one_lead(webform):
+def test_a_double_click_at_the_same_instant_makes_one_lead(committed_db, webform):
     """Two requests with the same token, truly concurrent: the form row lock serialises them and
     the second finds the first's submission."""
     import threading

@@ -168,8 +168,7 @@ def test_a_bulk_intake_continues_the_same_rotation(manager, source):
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_concurrent_assignments_take_consecutive_turns(manager):
+def test_concurrent_assignments_take_consecutive_turns(committed_db, manager):
     """Two leads arriving at once are serialised on the team row: nobody gets both turns."""
     import threading
 

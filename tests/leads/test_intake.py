@@ -222,8 +222,7 @@ def test_a_formatted_phone_longer_than_its_stored_form_is_accepted(team, source)
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_two_posts_of_one_person_at_the_same_instant_make_one_lead(rep, team, source):
+def test_two_posts_of_one_person_at_the_same_instant_make_one_lead(committed_db, rep, team, source):
     """The advisory lock on the normalised email serialises them: the second finds the first."""
     import threading
 
