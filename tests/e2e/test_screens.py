@@ -89,7 +89,7 @@ def test_every_main_page_is_screenshotted_and_fits_the_window(page, live_server,
     for name, path in [
         ("manager-dashboard", reverse("dashboard:index")),
         ("manager-leads", reverse("leads:queue")),
-        ("manager-followups", reverse("followups:mine")),
+        ("manager-followups-team", reverse("followups:mine") + "?scope=team"),
         ("manager-notifications", reverse("followups:notifications")),
         ("manager-reassign", reverse("leads:reassign", args=[lead.pk])),
     ]:
