@@ -73,6 +73,10 @@ class Stack:
         self.pgroot = self.tmp / "pg"  # owned by the postgres user: the cluster and its log
         self.pgdata = self.pgroot / "data"
         self.procs: dict[str, subprocess.Popen] = {}
+        self.supervised: dict[str, list[str]] = {}
+        self.exits: list[dict] = []
+        self.watcher: threading.Thread | None = None
+        self.closing = threading.Event()
         self.logs: dict[str, Path] = {}
         self.as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         self.queue = f"loadtest-{secrets.token_hex(4)}"
@@ -90,6 +94,35 @@ class Stack:
         }
 
     # processes
+    def supervise(self, name: str, cmd: list[str]) -> None:
+        """Start `name` and restart it whenever it exits, as systemd's Restart=always would in
+        production. Each exit is recorded (time, status, the log's "Unrecoverable error" line)."""
+        self.supervised[name] = cmd
+        self.start(name, cmd)
+        if self.watcher is None:
+            self.watcher = threading.Thread(target=self._watch, daemon=True)
+            self.watcher.start()
+
+    def _watch(self) -> None:
+        while not self.closing.wait(0.5):
+            for name, cmd in list(self.supervised.items()):
+                proc = self.procs.get(name)
+                if proc is None or proc.poll() is None or self.closing.is_set():
+                    continue
+                reason = next(
+                    (
+                        line.strip()
+                        for line in reversed(self.tail(name, 400).splitlines())
+                        if "Unrecoverable error" in line
+                    ),
+                    "",
+                )
+                self.exits.append(
+                    {"name": name, "at": time.strftime("%H:%M:%S"), "status": proc.returncode, "reason": reason}
+                )
+                log(f"{name} exited ({proc.returncode}) {reason[:160]}; restarting it")
+                self.start(name, cmd)
+
     def start(self, name: str, cmd: list[str], **kw) -> subprocess.Popen:
         logfile = self.tmp / f"{name}.log"
         self.logs[name] = logfile
@@ -161,6 +194,9 @@ class Stack:
         self.stop("redis")
 
     def close(self) -> None:
+        self.closing.set()
+        if self.watcher is not None:
+            self.watcher.join(5)
         for name in list(self.procs)[::-1]:
             self.stop(name)
         if (self.pgdata / "postmaster.pid").exists():
@@ -447,10 +483,10 @@ def run(args) -> int:
         stack.manage("seed_demo", f"--leads={args.leads}")
         gunicorn = stack.start("gunicorn", [str(BIN / "gunicorn"), "leadflow.wsgi", "--bind", f"{HOST}:{WEB_PORT}",
                                             "--workers", str(args.workers), "--timeout", "30", "--graceful-timeout", "5"])  # fmt: skip
-        stack.start("worker", [str(BIN / "celery"), "-A", "leadflow", "worker", "-c", "2", "-Q", stack.queue,
+        stack.supervise("worker", [str(BIN / "celery"), "-A", "leadflow", "worker", "-c", "2", "-Q", stack.queue,
                                "-n", f"loadtest-{run_id}@%h", "--loglevel=INFO", "--without-gossip",
                                "--without-mingle"])  # fmt: skip
-        stack.start("beat", [str(BIN / "celery"), "-A", "leadflow", "beat", "--loglevel=INFO",
+        stack.supervise("beat", [str(BIN / "celery"), "-A", "leadflow", "beat", "--loglevel=INFO",
                              "-s", str(stack.tmp / "beat-schedule")])  # fmt: skip
         probe = Client(rec)
         if not wait_for(lambda: probe.request("GET", "/accounts/login/").status == 200, 30):
@@ -519,7 +555,7 @@ def run(args) -> int:
         wanted.write_text(json.dumps(rec.leads))
         found = shell(stack, LEADS_FOUND.format(path=str(wanted), run_id=run_id))
 
-        report = build_report(rec, faults, found, args)
+        report = build_report(rec, faults, found, args, stack.exits)
         failures = report["failures"]
         write_report(report)
     except KeyboardInterrupt:
@@ -558,7 +594,7 @@ def pct(values: list[float], q: float) -> float | None:
     return round(statistics.quantiles(values, n=100, method="inclusive")[q - 1], 1)
 
 
-def build_report(rec: Recorder, f: Faults, found: dict, args) -> dict:
+def build_report(rec: Recorder, f: Faults, found: dict, args, exits: list[dict]) -> dict:
     rows = []
     for phase in ("warmup", "steady", "postgres", "redis"):
         samples = [s for s in rec.samples if s.phase == phase]
@@ -608,6 +644,7 @@ def build_report(rec: Recorder, f: Faults, found: dict, args) -> dict:
         "probe_reminded_while_redis_down": f.probe_reminded_while_down,
         "probe_reminded_s_after_redis_back": f.probe_reminded_after_s,
         "probe_notifications": f.probe_notifications,
+        "celery_process_exits": [f"{e['name']} at {e['at']} (status {e['status']}), restarted" for e in exits],
         "leads_posted_ok": len(rec.leads),
         "leads_posted_ok_by_phase": {
             p: sum(1 for x in rec.leads if x["phase"] == p) for p in ("steady", "postgres", "redis")
@@ -648,6 +685,7 @@ def build_report(rec: Recorder, f: Faults, found: dict, args) -> dict:
         "rows": rows,
         "summary": summary,
         "tracebacks": rec.tracebacks[:5],
+        "celery_exit_reasons": [e["reason"] for e in exits],
         "failures": failures,
     }
 
@@ -670,6 +708,8 @@ def write_report(report: dict) -> None:
         )
     lines += ["", "| check | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in report["summary"].items()]
+    for reason in dict.fromkeys(report["celery_exit_reasons"]):
+        lines += ["", f"A Celery process died and was restarted by the load test's supervisor: `{reason[:300]}`"]
     lines += ["", "**Result: " + ("FAILED — " + "; ".join(report["failures"]) if report["failures"] else "all checks passed") + "**", ""]  # fmt: skip
     text = "\n".join(lines)
     print("\n" + text)
