@@ -710,7 +710,11 @@ def write_report(report: dict) -> None:
     lines += [f"| {k} | {v} |" for k, v in report["summary"].items()]
     for reason in dict.fromkeys(report["celery_exit_reasons"]):
         lines += ["", f"A Celery process died and was restarted by the load test's supervisor: `{reason[:300]}`"]
-    lines += ["", "**Result: " + ("FAILED — " + "; ".join(report["failures"]) if report["failures"] else "all checks passed") + "**", ""]  # fmt: skip
+    restarts = len(report["celery_exit_reasons"])
+    verdict = "FAILED — " + "; ".join(report["failures"]) if report["failures"] else "all checks passed"
+    if restarts:
+        verdict += f" (with {restarts} Celery process restart(s) by the supervisor)"
+    lines += ["", f"**Result: {verdict}**", ""]
     text = "\n".join(lines)
     print("\n" + text)
     out = ROOT / "loadtest" / "results"
