@@ -27,9 +27,19 @@ class User(AbstractUser):
 class Team(models.Model):
     """A sales team: one manager and its members (the reps). A manager may run several teams."""
 
+    class AssignmentRule(models.TextChoices):
+        ROUND_ROBIN = "round_robin", "Round robin (equal turns)"
+        WEIGHTED = "weighted", "Weighted (turns in proportion to each member's weight)"
+
     name = models.CharField(max_length=100, unique=True)
     manager = models.ForeignKey(User, on_delete=models.PROTECT, related_name="managed_teams")
     members = models.ManyToManyField(User, through="Membership", related_name="teams")
+    # How new leads are shared out (leads.services.lead_assign_next).
+    assignment_rule = models.CharField(max_length=20, choices=AssignmentRule, default=AssignmentRule.ROUND_ROBIN)
+    # The round-robin pointer: the member who got the last lead; the next turn starts after them.
+    rr_last_member = models.ForeignKey(
+        "Membership", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
 
     class Meta:
         ordering = ["name"]
@@ -42,8 +52,17 @@ class Membership(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     # Used by lead assignment: relative share of new leads, and whether the rep takes any now.
-    weight = models.PositiveSmallIntegerField(default=1)
-    is_away = models.BooleanField(default=False)
+    weight = models.PositiveSmallIntegerField(
+        default=1, help_text="Share of new leads under the weighted rule; 0 takes none."
+    )
+    is_away = models.BooleanField(default=False, help_text="Away members are skipped by assignment.")
+    # Per-rep cap: no new lead while the rep has this many open leads not yet contacted (empty: no cap).
+    max_open_uncontacted = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Skip this member while they have this many open, uncontacted leads."
+    )
+    # Smooth weighted round robin state (nginx's algorithm): grows by the weight each turn,
+    # drops by the total when the member is picked. Written only by lead assignment.
+    rr_credit = models.IntegerField(default=0, editable=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["team", "user"], name="membership_unique_team_user")]

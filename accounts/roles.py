@@ -31,6 +31,12 @@ REP_PERMS = [
     "followups.view_followup",
     "followups.add_followup",
     "followups.change_followup",
+    # Import and export their own leads (managers: their teams'), merge duplicates among the
+    # leads they can see.
+    "intake.add_importjob",
+    "intake.view_importjob",
+    "intake.export_leads",
+    "leads.merge_lead",
 ]
 MANAGER_PERMS = [
     *REP_PERMS,
@@ -79,6 +85,19 @@ ADMIN_PERMS = [
     "followups.change_followuppolicy",
     "followups.view_slaclock",
     "followups.view_notification",
+    # Web-to-lead forms, duplicate policies per channel, and the intake records.
+    "intake.view_webform",
+    "intake.add_webform",
+    "intake.change_webform",
+    "intake.delete_webform",
+    "intake.view_webformsubmission",
+    "leads.view_duplicatepolicy",
+    "leads.add_duplicatepolicy",
+    "leads.change_duplicatepolicy",
+    "leads.view_leadmerge",
+    "leads.view_ownernotice",
+    "api.view_apitoken",
+    "api.change_apitoken",
 ]
 
 

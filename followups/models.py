@@ -358,6 +358,7 @@ class Notification(models.Model):
         SLA_OWNER = "sla_owner", "Speed-to-lead"
         SLA_MANAGER = "sla_manager", "Speed-to-lead (manager)"
         NURTURE = "nurture", "Back from nurture"
+        LEAD_NEWS = "lead_news", "New lead or inquiry"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=20, choices=Kind)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -60,8 +61,7 @@ def _zone_owner(lead: Lead) -> User | None:
     return lead.owner if lead.owner_id else lead.team.manager
 
 
-def step_due_at(*, step: CadenceStep, start: datetime, owner: User | None, policy: FollowUpPolicy) -> datetime:
-    tz = zone_of(owner)
+def step_due_at(*, step: CadenceStep, start: datetime, tz: ZoneInfo, policy: FollowUpPolicy) -> datetime:
     if step.unit == CadenceStep.Unit.HOURS:
         return start + timedelta(hours=step.offset)
     if step.unit == CadenceStep.Unit.DAYS:
@@ -73,32 +73,81 @@ def step_due_at(*, step: CadenceStep, start: datetime, owner: User | None, polic
 def followups_schedule_for(
     *, lead: Lead, cadence: Cadence, start: datetime, policy: FollowUpPolicy | None = None
 ) -> list[FollowUp]:
-    """Write one pending FollowUp per cadence step, due `offset` after `start` in the owner's zone.
+    """Write one pending FollowUp per cadence step, due `offset` after `start` in the owner's zone."""
+    policy = policy or FollowUpPolicy.load()
+    plan = _cadence_plan(
+        steps=list(cadence.steps.all()), start=start, tz=zone_of(_zone_owner(lead)), policy=policy, now=timezone.now()
+    )
+    return FollowUp.objects.bulk_create(_followups_from_plan(lead, plan))
+
+
+def _cadence_plan(
+    *, steps: list[CadenceStep], start: datetime, tz: ZoneInfo, policy: FollowUpPolicy, now: datetime
+) -> list[tuple[datetime, CadenceStep]]:
+    """(due time, step) for a cadence started at `start` in zone `tz`.
 
     Steps already in the past when scheduled (an imported lead, a back-dated move) are not piled up:
     only the newest of them is kept, due now-ish, so a late schedule starts with one touch, not six.
     """
-    policy = policy or FollowUpPolicy.load()
-    owner = _zone_owner(lead)
-    now = timezone.now()
     planned = sorted(
-        ((step_due_at(step=step, start=start, owner=owner, policy=policy), step) for step in cadence.steps.all()),
-        key=lambda pair: pair[0],
+        ((step_due_at(step=step, start=start, tz=tz, policy=policy), step) for step in steps), key=lambda p: p[0]
     )
     past = [p for p in planned if p[0] <= now]
-    keep = past[-1:] + [p for p in planned if p[0] > now]
-    rows = [
+    return past[-1:] + [p for p in planned if p[0] > now]
+
+
+def _followups_from_plan(lead: Lead, plan: list[tuple[datetime, CadenceStep]]) -> list[FollowUp]:
+    return [
         FollowUp(
-            lead=lead,
-            owner_id=lead.owner_id,
-            due_at=due_at,
-            kind=step.kind,
-            instruction=step.instruction,
-            step=step,
+            lead=lead, owner_id=lead.owner_id, due_at=due_at, kind=step.kind, instruction=step.instruction, step=step
         )
-        for due_at, step in keep
+        for due_at, step in plan
     ]
-    return FollowUp.objects.bulk_create(rows)
+
+
+def followups_on_leads_created(*, leads: list[Lead]) -> None:
+    """Start new leads' follow-ups: the speed-to-lead clock and the `lead` stage's cadence from
+    `received_at`. A fixed number of queries for any number of leads: lead_create calls it for
+    one, the CSV import for a whole batch, so both write exactly the same rows. Called inside
+    the leads' transaction.
+    """
+    if not leads:
+        return
+    policy = FollowUpPolicy.load()
+    now = timezone.now()
+    cadence = Cadence.objects.active_for(Stage.LEAD).prefetch_related("steps").first()
+    steps = list(cadence.steps.all()) if cadence is not None else []
+    # An import's leads share received_at and a handful of zones: work each schedule out once.
+    plans: dict[tuple[datetime, ZoneInfo], tuple[list, tuple[datetime, datetime]]] = {}
+    clocks: list[SlaClock] = []
+    rows: list[FollowUp] = []
+    for lead in leads:
+        key = (lead.received_at, zone_of(_zone_owner(lead)))
+        if key not in plans:
+            plans[key] = (
+                _cadence_plan(steps=steps, start=key[0], tz=key[1], policy=policy, now=now),
+                _sla_due(start=key[0], tz=key[1], policy=policy),
+            )
+        plan, (owner_due, manager_due) = plans[key]
+        if lead.first_contacted_at is None:
+            # lead_id, not lead=: the one-to-one would also cache the clock on the lead, a
+            # reference cycle per lead that keeps a whole import batch alive until the cyclic
+            # collector runs.
+            clocks.append(
+                SlaClock(
+                    lead_id=lead.pk,
+                    started_at=lead.received_at,
+                    owner_due_at=owner_due,
+                    manager_due_at=manager_due,
+                    next_alert_at=owner_due,
+                )
+            )
+        rows += _followups_from_plan(lead, plan)
+    SlaClock.objects.bulk_create(clocks)
+    FollowUp.objects.bulk_create(rows)
+    followups_refresh_next(lead_ids=[lead.pk for lead in leads])
+    if any(c.owner_due_at <= now for c in clocks) or any(f.due_at <= now for f in rows):
+        _enqueue_dispatch()
 
 
 def followups_refresh_next(*, lead_ids: Iterable[int]) -> None:
@@ -147,8 +196,9 @@ def _enqueue_dispatch() -> None:
 def followups_on_stage_change(*, lead: Lead, from_stage: str, to_stage: str, at: datetime) -> None:
     """Follow the lead's stage: called by leads.services inside its transaction.
 
+    (A new lead's first schedule is followups_on_leads_created's.)
     1. Cancel what is pending (the old stage's cadence, one-offs, a nurture recycle).
-    2. A new lead starts its speed-to-lead clock; leaving stage "lead" stops it.
+    2. Leaving stage "lead" stops the speed-to-lead clock.
     3. Schedule the new stage's active cadence from `at`.
     4. Entering nurture sets `nurture_until` and schedules the recycle; leaving it clears it.
     5. Refresh `Lead.next_followup_at`; if something is due already, ask for a dispatch on commit.
@@ -158,9 +208,7 @@ def followups_on_stage_change(*, lead: Lead, from_stage: str, to_stage: str, at:
     _cancel_pending(lead, now)
     due_now = False
 
-    if from_stage == "" and to_stage == Stage.LEAD and lead.first_contacted_at is None:
-        due_now |= _sla_start(lead=lead, policy=policy, now=now)
-    elif from_stage == Stage.LEAD:
+    if from_stage == Stage.LEAD:
         sla_stop(lead=lead, at=at)
 
     created: list[FollowUp] = []
@@ -357,20 +405,12 @@ def followup_reschedule(
 # --- Speed-to-lead clock ----------------------------------------------------------------------
 
 
-def _sla_start(*, lead: Lead, policy: FollowUpPolicy, now: datetime) -> bool:
-    """Start a new lead's clock at `received_at`. Returns True if an alert is already due."""
-    tz = zone_of(_zone_owner(lead))
+def _sla_due(*, start: datetime, tz: ZoneInfo, policy: FollowUpPolicy) -> tuple[datetime, datetime]:
+    """When a speed-to-lead clock started at `start` alerts the owner, then the manager (working time)."""
     hours = policy.working_hours
-    owner_due = add_working_minutes(lead.received_at, policy.sla_minutes, tz, hours)
-    manager_due = add_working_minutes(lead.received_at, policy.sla_manager_minutes, tz, hours)
-    SlaClock.objects.create(
-        lead=lead,
-        started_at=lead.received_at,
-        owner_due_at=owner_due,
-        manager_due_at=max(manager_due, owner_due),
-        next_alert_at=owner_due,
-    )
-    return owner_due <= now
+    owner_due = add_working_minutes(start, policy.sla_minutes, tz, hours)
+    manager_due = add_working_minutes(start, policy.sla_manager_minutes, tz, hours)
+    return owner_due, max(manager_due, owner_due)
 
 
 def sla_stop(*, lead: Lead, at: datetime) -> None:

@@ -71,12 +71,16 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "csp",
     "axes",
+    "rest_framework",
+    "drf_spectacular",
     "accounts",
     "audit",
     "leads",
     "qualification",
     "followups",
     "dashboard",
+    "intake",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -200,6 +204,11 @@ STORAGES = {
     },
 }
 
+# Uploaded files (CSV imports). Several web/worker hosts need shared storage here (a network
+# volume, or an object store via STORAGES["default"]), since the worker reads what the web saved.
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", "") or BASE_DIR / "var" / "media")
+MEDIA_URL = "media/"
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
@@ -269,6 +278,64 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "followups.tasks.dispatch_due_followups",
         "schedule": float(FOLLOWUP_TICK_SECONDS),
         "options": {"expires": float(FOLLOWUP_TICK_SECONDS)},
+    },
+    # Imports whose task was lost, web-form confirmations and owner notices that a broker outage
+    # kept from being sent: all idempotent sweeps of our own rows.
+    "intake-catch-up": {
+        "task": "intake.tasks.intake_catch_up",
+        "schedule": 60.0,
+        "options": {"expires": 55.0},
+    },
+    "owner-notices-catch-up": {
+        "task": "leads.tasks.owner_notices_catch_up_task",
+        "schedule": 60.0,
+        "options": {"expires": 55.0},
+    },
+}
+
+# --- Intake: public web forms and CSV import (intake app) --------------------------------------
+# Posts per client IP and window, through Django's cache (intake/ratelimit.py says why not a package).
+WEBFORM_RATE_LIMIT = envint("WEBFORM_RATE_LIMIT", 10)
+WEBFORM_RATE_WINDOW = envint("WEBFORM_RATE_WINDOW", 600)
+# A form sent sooner than this after it was shown is a bot's: dropped silently.
+WEBFORM_MIN_FILL_SECONDS = envint("WEBFORM_MIN_FILL_SECONDS", 3)
+WEBFORM_MAX_BYTES = envint("WEBFORM_MAX_BYTES", 20_000)
+# The same content posted again within this time is the same inquiry (one lead).
+WEBFORM_IDEMPOTENCY_SECONDS = envint("WEBFORM_IDEMPOTENCY_SECONDS", 600)
+# At most one confirmation email per address in this time (our form is no way to flood an inbox).
+WEBFORM_CONFIRMATION_INTERVAL = envint("WEBFORM_CONFIRMATION_INTERVAL", 600)
+# Number of reverse proxies in front of the app whose X-Forwarded-For is trusted (0: none).
+WEBFORM_TRUSTED_PROXIES = envint("WEBFORM_TRUSTED_PROXIES", 0)
+IMPORT_MAX_BYTES = envint("IMPORT_MAX_BYTES", 25 * 1024 * 1024)
+IMPORT_MAX_ROWS = envint("IMPORT_MAX_ROWS", 200_000)
+
+# --- REST API (api app) ------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.StrictJSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",
+    "PAGE_SIZE": 25,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "LeadFlow API",
+    "DESCRIPTION": "Create, read and move leads; log activities. Authenticate with `Authorization: Token <key>`.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {"StageEnum": "leads.models.Lead.Stage", "ActivityKindEnum": "leads.models.Activity.Kind"},
+    # Ids in paths are positive 64-bit integers (api/urls.py's converter): say so, so clients
+    # and property-based tests stay inside what the database can hold.
+    "PATH_CONVERTER_OVERRIDES": {
+        "id": {"type": "integer", "format": "int64", "minimum": 1, "maximum": 999999999999999999}
     },
 }
 

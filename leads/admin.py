@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Activity, Assignment, Lead, LeadSource, StageChange
+from .models import Activity, Assignment, DuplicatePolicy, Lead, LeadMerge, LeadSource, OwnerNotice, StageChange
 
 
 @admin.register(LeadSource)
@@ -85,4 +85,37 @@ class AssignmentAdmin(admin.ModelAdmin):
         return False
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(DuplicatePolicy)
+class DuplicatePolicyAdmin(admin.ModelAdmin):
+    list_display = ["channel", "action"]
+
+
+@admin.register(LeadMerge)
+class LeadMergeAdmin(admin.ModelAdmin):
+    list_display = ["survivor", "merged", "merged_by", "merged_at"]
+    list_select_related = ["survivor", "merged", "merged_by"]
+    raw_id_fields = ["survivor", "merged"]
+    search_fields = ["survivor__name", "merged__name"]
+
+    def has_add_permission(self, request):
+        return False  # merges happen on the merge page (leads.services.lead_merge)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OwnerNotice)
+class OwnerNoticeAdmin(admin.ModelAdmin):
+    list_display = ["subject", "recipient", "created_at", "sent_at", "attempts"]
+    list_filter = ["sent_at"]
+    list_select_related = ["recipient"]
+    raw_id_fields = ["lead"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

@@ -249,3 +249,34 @@ def add_service_errors(form, error: ValidationError) -> None:
         return
     for field, errors in error.error_dict.items():
         form.add_error(field if field in form.fields else None, errors)
+
+
+class MergeForm(forms.Form):
+    """One choice per field: keep the survivor's value or take the merged lead's."""
+
+    def __init__(self, *args, survivor: Lead, merged: Lead, **kwargs):
+        super().__init__(*args, **kwargs)
+        from .services import MERGE_FIELDS
+
+        self.survivor, self.merged = survivor, merged
+        for name in MERGE_FIELDS:
+            mine, theirs = _display(survivor, name), _display(merged, name)
+            self.fields[name] = forms.ChoiceField(
+                choices=[("survivor", mine or "(empty)"), ("merged", theirs or "(empty)")],
+                widget=forms.RadioSelect,
+                initial="merged" if not mine and theirs else "survivor",
+                label=Lead._meta.get_field(name).verbose_name.capitalize(),
+            )
+
+    def rows(self) -> list[tuple]:
+        """(label, bound field, survivor value, merged value, same?) for the side-by-side table."""
+        rows = []
+        for name in self.fields:
+            mine, theirs = _display(self.survivor, name), _display(self.merged, name)
+            rows.append((self.fields[name].label, self[name], mine, theirs, mine == theirs))
+        return rows
+
+
+def _display(lead: Lead, name: str) -> str:
+    value = getattr(lead, name)
+    return "" if value is None else str(value)

@@ -83,6 +83,15 @@ class Lead(models.Model):
     # Denormalised: due time of the lead's earliest pending follow-up, kept by followups.services
     # so queues sort and flag "no next step" without a join.
     next_followup_at = models.DateTimeField(null=True, blank=True)
+    # Duplicates (leads.services.lead_intake / lead_merge): a lead created although it matched
+    # another one points at it until someone merges or clears it; a merged-away lead points at
+    # the survivor, and its page redirects there.
+    possible_duplicate_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="possible_duplicates"
+    )
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="merged_leads"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -94,6 +103,7 @@ class Lead(models.Model):
             ("view_team_leads", "Can see and edit the leads of the teams one manages"),
             ("reassign_lead", "Can give a lead to another member of its team"),
             ("override_gate", "Can move a lead to prospect without a passing call, with a reason"),
+            ("merge_lead", "Can merge two leads one can see"),
         ]
         indexes = [
             # The work queue: a rep's open leads, uncontacted first (oldest first), then by last touch.
@@ -224,3 +234,97 @@ class Assignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lead_id}: → {self.to_owner_id}"
+
+
+class Channel(models.TextChoices):
+    """The ways a lead comes in; each has its own duplicate policy."""
+
+    WEB = "web", "Web form"
+    IMPORT = "import", "CSV import"
+    API = "api", "REST API"
+    MANUAL = "manual", "Typed in the app"
+
+
+class DuplicatePolicy(models.Model):
+    """What to do when a lead arriving through a channel matches an existing one (admin setting).
+
+    A channel without a row uses DEFAULT_ACTIONS: a web form or API post becomes a new inquiry
+    on the lead we know (the person asked again), an import or a typed lead is created and
+    flagged, because a person chose to add it.
+    """
+
+    class Action(models.TextChoices):
+        ATTACH = "attach", "Attach as a new inquiry on the existing lead (and notify its owner)"
+        FLAG = "flag", "Create the lead and flag it as a possible duplicate"
+
+    DEFAULT_ACTIONS = {
+        Channel.WEB: Action.ATTACH,
+        Channel.API: Action.ATTACH,
+        Channel.IMPORT: Action.FLAG,
+        Channel.MANUAL: Action.FLAG,
+    }
+
+    channel = models.CharField(max_length=10, choices=Channel, unique=True)
+    action = models.CharField(max_length=10, choices=Action)
+
+    class Meta:
+        ordering = ["channel"]
+        verbose_name_plural = "duplicate policies"
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()}: {self.action}"
+
+
+class LeadMerge(models.Model):
+    """The record of one merge: what was merged into what, by whom, which values won, what moved.
+
+    `merged_values` keeps every field of the merged-away lead as it was, so nothing is lost even
+    for fields whose survivor value was kept.
+    """
+
+    survivor = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="merges_received")
+    merged = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="merges_away")
+    merged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    merged_at = models.DateTimeField()
+    # {field: "survivor" | "merged"} as chosen on the merge page.
+    field_choices = models.JSONField(default=dict)
+    merged_values = models.JSONField(default=dict)
+    # {"leads.Activity.lead": 3, ...}: how many rows of each relation moved to the survivor.
+    moved = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-merged_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.merged_id} → {self.survivor_id}"
+
+
+class OwnerNotice(models.Model):
+    """An outbox row: tell a lead's owner something (a new lead, a new inquiry).
+
+    Written in the same transaction as the change it reports, sent by leads.tasks after commit,
+    and caught up by a periodic task when the broker was down, so no notice is lost. The
+    in-app notification system (another issue) takes these over at merge time.
+    """
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="owner_notices", null=True, blank=True)
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    subject = models.CharField(max_length=200)
+    text = models.TextField(max_length=5000)
+    created_at = models.DateTimeField()
+    # Claim → send → mark: a sender holds the row until `claimed_until`, then sets `sent_at`.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # leads.tasks.owner_notices_catch_up: unsent notices, oldest first.
+            models.Index(fields=["created_at"], name="ownernotice_unsent_idx", condition=Q(sent_at__isnull=True)),
+        ]
+
+    def __str__(self) -> str:
+        return f"to {self.recipient_id}: {self.subject}"

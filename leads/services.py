@@ -3,18 +3,36 @@ assigns `Lead.stage` or `Lead.owner`."""
 
 from __future__ import annotations
 
+import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Q
+from django.core.mail import EmailMessage
+from django.core.validators import validate_email
+from django.db import connection, models, transaction
+from django.db.models import Count, F, Q
+from django.template.loader import render_to_string
 from django.utils import timezone
 
-from accounts.models import Team, User
+from accounts.models import Membership, Team, User
 from audit.models import AuditEvent
 from audit.services import audit_record
+from leadflow.queue import enqueue_on_commit
 
-from .models import Activity, Assignment, Lead, LeadSource, StageChange
+from . import selectors
+from .models import (
+    Activity,
+    Assignment,
+    Channel,
+    DuplicatePolicy,
+    Lead,
+    LeadMerge,
+    LeadSource,
+    OwnerNotice,
+    StageChange,
+)
 from .normalize import normalize_email, normalize_phone
 
 Stage = Lead.Stage
@@ -48,6 +66,9 @@ MSG_CONTACT_REQUIRED = "Give an email or a phone number, so the lead can be reac
 
 # Clock skew between the browser and the server we accept for "now" activities.
 FUTURE_TOLERANCE = timedelta(minutes=5)
+# Owner notices: how long a sender holds one, and how often it is tried before it waits for a person.
+NOTICE_LEASE = timedelta(minutes=5)
+NOTICE_MAX_ATTEMPTS = 10
 
 
 def allowed_moves(lead: Lead) -> list[str]:
@@ -79,6 +100,7 @@ def lead_create(
     notes: str = "",
     received_at: datetime | None = None,
     referred_by_lead: Lead | None = None,
+    assignment_reason: str = "created",
 ) -> Lead:
     """Save a new lead in stage `lead` with its first history row.
 
@@ -120,11 +142,11 @@ def lead_create(
     StageChange.objects.create(lead=lead, from_stage="", to_stage=Stage.LEAD, changed_by=by, changed_at=received_at)
     if owner is not None:
         Assignment.objects.create(
-            lead=lead, from_owner=None, to_owner=owner, assigned_by=by, assigned_at=now, reason="created"
+            lead=lead, from_owner=None, to_owner=owner, assigned_by=by, assigned_at=now, reason=assignment_reason[:500]
         )
-    from followups.services import followups_on_stage_change  # here: followups imports leads
+    from followups.services import followups_on_leads_created  # here: followups imports leads
 
-    followups_on_stage_change(lead=lead, from_stage="", to_stage=Stage.LEAD, at=received_at)
+    followups_on_leads_created(leads=[lead])
     return lead
 
 
@@ -354,3 +376,713 @@ def activity_log(
 
         sla_stop(lead=lead, at=lead.first_contacted_at)
     return activity
+
+
+# ---------------------------------------------------------------------------------------------
+# Intake: every way in (web form, import, API, typed) goes through lead_intake/lead_intake_many,
+# which normalise, find duplicates, apply the channel's duplicate policy, assign and create.
+# ---------------------------------------------------------------------------------------------
+
+MSG_NAME_REQUIRED = "Give the person's name."
+MSG_TEAM_REQUIRED = "Say which team the lead goes to."
+MSG_NUL = "This text contains a NUL character; remove it."
+MSG_TOO_LONG = "At most {max} characters (this has {n})."
+MSG_BAD_EMAIL = "Enter a valid email address, e.g. ana@example.com."
+MSG_MERGE_SAME = "A lead cannot be merged with itself."
+MSG_MERGE_ALREADY = "“{lead}” was already merged into another lead."
+MSG_MERGE_NOT_ALLOWED = "You cannot merge leads."
+MSG_MERGE_BAD_CHOICE = "Choose the survivor's or the merged lead's value."
+MSG_MERGE_CONTACT = "The merged lead would have neither email nor phone; keep one of them."
+
+# The contact fields an intake carries; stage, owner and team are decided by the rules.
+INTAKE_FIELDS = ("name", "email", "phone", "company", "title", "referred_by", "notes")
+RAW_PHONE_MAX = 64
+
+
+class IntakeOutcome(models.TextChoices):
+    CREATED = "created", "New lead"
+    ATTACHED = "attached", "New inquiry on an existing lead"
+    FLAGGED = "flagged", "New lead, flagged as a possible duplicate"
+
+
+@dataclass
+class IntakeResult:
+    lead: Lead
+    outcome: str
+    duplicate_of: Lead | None = None
+    assignment_reason: str = ""
+
+
+def intake_clean(data: dict) -> dict[str, str]:
+    """Normalise and check one incoming lead's contact fields, reporting every bad field at once.
+
+    Pure (no database), so an import checks a whole batch before writing anything. Unknown keys
+    are ignored; missing ones are blank. Raises ValidationError({field: [messages]}).
+    """
+    errors: dict[str, list[str]] = {}
+    clean: dict[str, str] = {}
+    for field in INTAKE_FIELDS:
+        value = data.get(field)
+        value = "" if value is None else str(value)
+        if "\x00" in value:
+            errors.setdefault(field, []).append(MSG_NUL)
+            continue
+        value = value if field == "notes" else value.strip()
+        # A phone is checked after normalising (“+1 (415) 555-0100” is longer than its E.164).
+        max_length = RAW_PHONE_MAX if field == "phone" else Lead._meta.get_field(field).max_length
+        if max_length and len(value) > max_length:
+            errors.setdefault(field, []).append(MSG_TOO_LONG.format(max=max_length, n=len(value)))
+            continue
+        clean[field] = value
+    if "name" in clean and not clean["name"]:
+        errors["name"] = [MSG_NAME_REQUIRED]
+    if "email" in clean:
+        clean["email"] = normalize_email(clean["email"])
+        if clean["email"]:
+            try:
+                validate_email(clean["email"])
+            except ValidationError:
+                errors["email"] = [MSG_BAD_EMAIL]
+    if "phone" in clean:
+        try:
+            clean["phone"] = normalize_phone(clean["phone"])
+        except ValidationError as e:
+            errors["phone"] = e.messages
+    if not errors and not clean["email"] and not clean["phone"]:
+        errors["email"] = [MSG_CONTACT_REQUIRED]
+    if errors:
+        raise ValidationError(errors)
+    return clean
+
+
+def _lock_contact_keys(keys: list[str]) -> None:
+    """Serialise intakes of the same email or phone until the transaction ends.
+
+    Without it two posts of one person at the same instant both find no duplicate and both
+    create a lead. PostgreSQL: transaction-scoped advisory locks, taken in sorted order so two
+    intakes cannot deadlock. SQLite: writers are already serialised (IMMEDIATE transactions).
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for key in sorted(set(k for k in keys if k)):
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"lead-contact:{key}"])
+
+
+def _intake_preamble(source: LeadSource, team: Team | None) -> None:
+    if team is None:
+        raise ValidationError({"team": MSG_TEAM_REQUIRED})
+    if not source.is_active:
+        raise ValidationError({"source": MSG_INACTIVE_SOURCE})
+
+
+def _inquiry_text(*, channel: str, clean: dict[str, str], source: LeadSource, context: str) -> str:
+    """The note an attached inquiry leaves on the existing lead: everything it said, so nothing is lost."""
+    parts = [f"New inquiry via {Channel(channel).label.lower()}{f' ({context})' if context else ''}, source {source}"]
+    details = [
+        f"{field.replace('_', ' ')}: {clean[field]}" for field in INTAKE_FIELDS if field != "notes" and clean.get(field)
+    ]
+    if details:
+        parts.append("; ".join(details))
+    if clean.get("notes"):
+        parts.append(f"message: {clean['notes']}")
+    text = ". ".join(parts)
+    return text if len(text) <= 500 else text[:499] + "…"
+
+
+@transaction.atomic
+def lead_intake(
+    *,
+    channel: str,
+    data: dict,
+    source: LeadSource,
+    by: User | None,
+    team: Team | None,
+    owner: User | None = None,
+    received_at: datetime | None = None,
+    context: str = "",
+    referred_by_lead: Lead | None = None,
+) -> IntakeResult:
+    """Take in one lead from any channel: normalise, dedupe, assign, create.
+
+    1. Clean the fields (intake_clean) and check team and source.
+    2. Lock the email and phone (PostgreSQL advisory locks) and look for a live lead with the
+       same normalised email or phone.
+    3. On a match, apply the channel's DuplicatePolicy: ATTACH logs the inquiry as a note on the
+       existing lead and notifies its owner; FLAG goes on to create and marks the new lead.
+    4. Owner: the one given (checked against the team by lead_create), else the team's
+       assignment rule (lead_assign_next), with the reason kept on the Assignment row.
+    5. lead_create writes the lead, its creation StageChange and Assignment; the owner is told
+       after commit (unless they created it themselves).
+    """
+    clean = intake_clean(data)
+    _intake_preamble(source, team)
+    _lock_contact_keys([clean["email"], clean["phone"]])
+    match = selectors.lead_find_match(email=clean["email"], phone=clean["phone"])
+    if match is not None and selectors.duplicate_action(channel) == DuplicatePolicy.Action.ATTACH:
+        activity_log(
+            lead=match,
+            by=by,
+            kind=Activity.Kind.NOTE,
+            outcome=_inquiry_text(channel=channel, clean=clean, source=source, context=context),
+        )
+        _notify_owner(
+            lead=match,
+            text=f"{clean['name']} got in touch again ({Channel(channel).label.lower()}) about lead “{match.name}”.",
+        )
+        return IntakeResult(lead=match, outcome=IntakeOutcome.ATTACHED, duplicate_of=match)
+
+    if owner is None:
+        owner, reason = lead_assign_next(team=team, reason_context=context)
+    else:
+        reason = f"{Channel(channel).label.lower()}: owner chosen by {by}" if by and by != owner else "created"
+    lead = lead_create(
+        by=by,
+        source=source,
+        team=team,
+        owner=owner,
+        received_at=received_at,
+        assignment_reason=reason,
+        referred_by_lead=referred_by_lead,
+        **clean,
+    )
+    outcome = IntakeOutcome.CREATED
+    if match is not None:
+        Lead.objects.filter(pk=lead.pk).update(possible_duplicate_of=match)
+        lead.possible_duplicate_of = match
+        outcome = IntakeOutcome.FLAGGED
+    if owner is not None and owner != by:
+        _notify_owner(lead=lead, text=f"New lead for you: {lead} ({Channel(channel).label.lower()}, {reason}).")
+    return IntakeResult(lead=lead, outcome=outcome, duplicate_of=match, assignment_reason=reason)
+
+
+@transaction.atomic
+def lead_intake_many(
+    *,
+    channel: str,
+    rows: list[dict],
+    source: LeadSource,
+    team: Team | None,
+    by: User | None,
+    owner: User | None = None,
+    context: str = "",
+) -> list[IntakeResult | ValidationError]:
+    """lead_intake for a batch of rows (CSV import): the same rules, a fixed number of queries.
+
+    Returns one item per row, in order: its IntakeResult, or the ValidationError that rejected
+    it. Owners are NOT notified here (an import would send one email per row): the caller
+    tells each owner once, with notify_owners_of_intake.
+
+    1. Clean every row; a bad row gets its error and the others go on.
+    2. Find the existing matches of the whole batch in one query; a row matching an earlier row
+       of the same batch is a duplicate of that row's new lead.
+    3. Plan the owners of the new leads with the team's rule (one lock, one pointer write).
+    4. Bulk-insert what lead_create writes for each lead (the lead, its creation StageChange,
+       its first Assignment, its speed-to-lead clock and first follow-ups), then the duplicate flags and the inquiry notes of attached rows.
+       Keep this step in line with lead_create: tests/leads/test_intake.py compares the rows
+       both write for every reverse relation of Lead, so a new side effect of lead_create
+       that is missing here fails that test.
+    The batch is one transaction: on a database error the caller retries it row by row.
+    """
+    _intake_preamble(source, team)
+    if owner is not None:
+        _check_owner_in_team(owner, team)
+    results: list[IntakeResult | ValidationError | None] = [None] * len(rows)
+    cleaned: list[tuple[int, dict[str, str]]] = []
+    for i, row in enumerate(rows):
+        try:
+            cleaned.append((i, intake_clean(row)))
+        except ValidationError as e:
+            # Kept without its traceback: the traceback's frame refers back to `results`, a
+            # reference cycle per bad row that only the cyclic collector would free.
+            results[i] = e.with_traceback(None)
+    existing = selectors.lead_find_matches(
+        emails={c["email"] for _, c in cleaned if c["email"]}, phones={c["phone"] for _, c in cleaned if c["phone"]}
+    )
+    attach = selectors.duplicate_action(channel) == DuplicatePolicy.Action.ATTACH
+    now = timezone.now()
+    planner = None if owner is not None else _AssignmentPlanner.load(team)
+
+    new_leads: list[Lead] = []
+    reasons: list[str] = []
+    new_results: list[IntakeResult] = []
+    new_index_by_key: dict[str, int] = {}  # email/phone → index in new_leads
+    inquiries: list[tuple[int, Lead | int, dict[str, str]]] = []  # (row, existing lead or new index, clean)
+    flags: list[tuple[int, int]] = []  # (new index, new index of the earlier row it duplicates)
+    for i, clean in cleaned:
+        keys = [k for k in (clean["email"], clean["phone"]) if k]
+        match: Lead | int | None = next((existing[k] for k in keys if k in existing), None)
+        if match is None:
+            match = next((new_index_by_key[k] for k in keys if k in new_index_by_key), None)
+        if match is not None and attach:
+            inquiries.append((i, match, clean))
+            continue
+        lead = Lead(
+            source=source,
+            team=team,
+            stage=Stage.LEAD,
+            stage_changed_at=now,
+            received_at=now,
+            possible_duplicate_of=match if isinstance(match, Lead) else None,
+            **clean,
+        )
+        # No clean_fields() here: intake_clean checked every value a row brings (lengths, email,
+        # phone) and the rest is set from checked objects; it would double the batch's Python time.
+        lead.owner, reason = planner.next() if planner is not None else (owner, "created")
+        index = len(new_leads)
+        new_leads.append(lead)
+        reasons.append(reason)
+        result = IntakeResult(
+            lead=lead,
+            outcome=IntakeOutcome.CREATED if match is None else IntakeOutcome.FLAGGED,
+            duplicate_of=match if isinstance(match, Lead) else None,
+            assignment_reason=reason,
+        )
+        new_results.append(result)
+        results[i] = result
+        if isinstance(match, int):
+            flags.append((index, match))
+        for key in keys:
+            new_index_by_key.setdefault(key, index)
+
+    Lead.objects.bulk_create(new_leads)
+    if planner is not None:
+        planner.persist()
+    StageChange.objects.bulk_create(
+        StageChange(lead=lead, from_stage="", to_stage=Stage.LEAD, changed_by=by, changed_at=now) for lead in new_leads
+    )
+    Assignment.objects.bulk_create(
+        Assignment(
+            lead=lead, from_owner=None, to_owner=lead.owner, assigned_by=by, assigned_at=now, reason=reason[:500]
+        )
+        for lead, reason in zip(new_leads, reasons, strict=True)
+        if lead.owner_id is not None
+    )
+    from followups.services import followups_on_leads_created  # here: followups imports leads
+
+    followups_on_leads_created(leads=new_leads)
+    for index, earlier in flags:
+        new_leads[index].possible_duplicate_of = new_leads[earlier]
+        new_results[index].duplicate_of = new_leads[earlier]
+    if flags:
+        Lead.objects.bulk_update([new_leads[index] for index, _ in flags], ["possible_duplicate_of"])
+    notes = []
+    for i, match, clean in inquiries:
+        target = match if isinstance(match, Lead) else new_leads[match]
+        notes.append(
+            Activity(
+                lead=target,
+                kind=Activity.Kind.NOTE,
+                outcome=_inquiry_text(channel=channel, clean=clean, source=source, context=context),
+                occurred_at=max(now, target.received_at),
+                created_by=by,
+            )
+        )
+        results[i] = IntakeResult(lead=target, outcome=IntakeOutcome.ATTACHED, duplicate_of=target)
+    Activity.objects.bulk_create(notes)
+    return results  # type: ignore[return-value]
+
+
+def notify_owners_of_intake(*, counts: dict[int, dict[str, int]], by: User | None, context: str) -> None:
+    """One notice per owner for a whole import: {owner_id: {"created": n, "attached": m}}.
+
+    Nobody is told about leads they brought in themselves.
+    """
+    users = User.objects.in_bulk([int(pk) for pk in counts])
+    for pk, c in counts.items():
+        user = users.get(int(pk))
+        if user is None or (by is not None and user.pk == by.pk):
+            continue
+        parts = []
+        if c.get("created"):
+            parts.append(f"{c['created']} new lead{'s' if c['created'] != 1 else ''} assigned to you")
+        if c.get("attached"):
+            parts.append(f"{c['attached']} new inquir{'ies' if c['attached'] != 1 else 'y'} on your leads")
+        if parts:
+            _notify_user(
+                user=user, lead=None, subject=f"LeadFlow: {context}", text=f"{' and '.join(parts)} ({context})."
+            )
+
+
+# --- Assignment --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Seat:
+    membership_id: int
+    user: User
+    weight: int
+    is_away: bool
+    cap: int | None
+    open_uncontacted: int
+    credit: int
+    credit_changed: bool = False
+
+    def why_not(self) -> str | None:
+        """Why this member cannot take a lead now, or None."""
+        if not self.user.is_active:
+            return "inactive"
+        if self.is_away:
+            return "away"
+        if self.cap is not None and self.open_uncontacted >= self.cap:
+            return f"at cap ({self.open_uncontacted} open uncontacted, cap {self.cap})"
+        if self.weight == 0:
+            return "weight 0"
+        return None
+
+
+class _AssignmentPlanner:
+    """Decides the owners of the next new leads of a team, in memory, then saves the pointer.
+
+    Round robin: the turn goes to the first member after the one who got the last lead (the
+    pointer), in a fixed cycle, skipping members who are away, at their cap or inactive. Since
+    the cycle has no head and a new team starts at a random place in it, nobody is favoured by
+    seniority, and over any run of leads the counts differ by at most one.
+    Weighted: smooth weighted round robin (nginx) over the available members; equal credits
+    are broken by the same cycle order after the pointer.
+    Nobody available: the team manager, so a lead is never left without an owner.
+    """
+
+    def __init__(self, team: Team, seats: list[_Seat]):
+        self.team = team
+        self.seats = seats
+        self.pointer_id = team.rr_last_member_id
+        self.changed = False
+
+    @classmethod
+    def load(cls, team: Team) -> _AssignmentPlanner:
+        """Lock the team row (serialising concurrent assignments) and read its members. 3 queries."""
+        team = Team.objects.select_for_update().select_related("manager").get(pk=team.pk)
+        memberships = list(team.memberships.select_related("user").order_by("id"))
+        counts = (
+            dict(
+                Lead.objects.filter(
+                    owner__in=[m.user_id for m in memberships],
+                    stage__in=Lead.OPEN_STAGES,
+                    first_contacted_at__isnull=True,
+                    merged_into__isnull=True,
+                )
+                .order_by()
+                .values_list("owner")
+                .annotate(n=Count("id"))
+            )
+            if memberships
+            else {}
+        )
+        seats = [
+            _Seat(
+                membership_id=m.pk,
+                user=m.user,
+                weight=m.weight,
+                is_away=m.is_away,
+                cap=m.max_open_uncontacted,
+                open_uncontacted=counts.get(m.user_id, 0),
+                credit=m.rr_credit,
+            )
+            for m in memberships
+        ]
+        return cls(team, seats)
+
+    def _cycle(self) -> list[_Seat]:
+        """Members in cycle order, starting just after the pointer (a random place if none)."""
+        if not self.seats:
+            return []
+        if self.pointer_id is None:
+            start = secrets.randbelow(len(self.seats))
+        else:
+            start = next((i for i, s in enumerate(self.seats) if s.membership_id > self.pointer_id), 0)
+        return self.seats[start:] + self.seats[:start]
+
+    def _pointer_name(self) -> str | None:
+        return next((str(s.user) for s in self.seats if s.membership_id == self.pointer_id), None)
+
+    def next(self) -> tuple[User, str]:
+        cycle = self._cycle()
+        after = self._pointer_name()
+        if self.team.assignment_rule == Team.AssignmentRule.WEIGHTED:
+            seat, reason = self._next_weighted(cycle)
+        else:
+            seat, reason = self._next_round_robin(cycle, after)
+        if seat is None:
+            return self.team.manager, reason
+        seat.open_uncontacted += 1
+        self.pointer_id = seat.membership_id
+        self.changed = True
+        return seat.user, reason
+
+    def _unavailable(self, seats: list[_Seat]) -> list[str]:
+        return [f"{s.user} {why}" for s in seats if (why := s.why_not())]
+
+    def _nobody(self) -> tuple[None, str]:
+        skipped = self._unavailable(self.seats)
+        detail = f" ({'; '.join(skipped)})" if skipped else " (the team has no members)"
+        return None, f"nobody available{detail}: given to the team manager {self.team.manager}"
+
+    def _next_round_robin(self, cycle: list[_Seat], after: str | None) -> tuple[_Seat | None, str]:
+        skipped = []
+        for seat in cycle:
+            why = seat.why_not()
+            if why is None:
+                head = f"round robin: next after {after}" if after else "round robin: first turn (random start)"
+                return seat, "; ".join([head, *skipped])
+            skipped.append(f"{seat.user} {why}")
+        return self._nobody()
+
+    def _next_weighted(self, cycle: list[_Seat]) -> tuple[_Seat | None, str]:
+        available = [s for s in cycle if s.why_not() is None]
+        if not available:
+            return self._nobody()
+        total = sum(s.weight for s in available)
+        for s in available:
+            s.credit += s.weight
+            s.credit_changed = True
+        best = max(s.credit for s in available)
+        seat = next(s for s in available if s.credit == best)  # first in cycle order: no seniority
+        seat.credit -= total
+        weights = ", ".join(f"{s.user} {s.weight}" for s in available)
+        return seat, "; ".join([f"weighted ({weights}): {seat.user}'s turn", *self._unavailable(cycle)])
+
+    def persist(self) -> None:
+        if self.changed:
+            Team.objects.filter(pk=self.team.pk).update(rr_last_member_id=self.pointer_id)
+            self.team.rr_last_member_id = self.pointer_id
+        changed = [s for s in self.seats if s.credit_changed]
+        if changed:
+            Membership.objects.bulk_update(
+                [Membership(pk=s.membership_id, rr_credit=s.credit) for s in changed], ["rr_credit"]
+            )
+            for s in changed:
+                s.credit_changed = False
+
+
+@transaction.atomic
+def lead_assign_next(*, team: Team, reason_context: str = "") -> tuple[User, str]:
+    """Pick the owner of the team's next new lead by its rule; return (owner, reason).
+
+    Locks the team row until the caller's transaction ends, so two leads arriving together
+    get consecutive turns. The reason reads like “round robin: next after Ana; Ben away”.
+    """
+    planner = _AssignmentPlanner.load(team)
+    owner, reason = planner.next()
+    planner.persist()
+    if reason_context:
+        reason = f"{reason_context}: {reason}"
+    return owner, reason[:500]
+
+
+# --- Owner notices -----------------------------------------------------------------------------
+
+
+def _notify_user(*, user: User, lead: Lead | None, subject: str, text: str) -> OwnerNotice:
+    notice = OwnerNotice.objects.create(
+        lead=lead, recipient=user, subject=subject[:200], text=text[:5000], created_at=timezone.now()
+    )
+    from followups.models import Notification
+
+    from .tasks import owner_notice_send_task
+
+    # The bell too, in the same transaction (the email copy is the notice's own, sent after commit).
+    Notification.objects.create(
+        user=user,
+        kind=Notification.Kind.LEAD_NEWS,
+        text=text[:300],
+        url=lead.get_absolute_url() if lead is not None else "",
+        key=f"notice:{notice.pk}",
+        created_at=notice.created_at,
+    )
+    enqueue_on_commit(owner_notice_send_task, notice.pk)
+    return notice
+
+
+def _notify_owner(*, lead: Lead, text: str) -> OwnerNotice | None:
+    """Tell the lead's owner (or, without an active owner, the team's manager) after commit.
+
+    The one place the "notify the owner" side effect lives: an OwnerNotice row emailed after
+    commit (leads.tasks) and a notification in the bell. Costs a query for the owner and team
+    when they are not loaded.
+    """
+    recipient = lead.owner if lead.owner is not None and lead.owner.is_active else lead.team.manager
+    if recipient is None:
+        return None
+    return _notify_user(user=recipient, lead=lead, subject=f"LeadFlow: {lead.name}", text=text)
+
+
+def owner_notice_send(*, notice_id: int, now: datetime | None = None) -> bool:
+    """Email one notice at most once as seen by the user: claim → send → mark.
+
+    1. Claim with a conditional UPDATE (unsent and not claimed by a live sender); go on only
+       if it changed one row, so the task and the catch-up never both send it.
+    2. Send, with a Message-ID derived from the row so a resend after a crash collapses.
+    3. Mark it sent. A failed send leaves the claim to expire and the catch-up retries.
+    Returns True when this call sent it.
+    """
+    now = now or timezone.now()
+    claimed = (
+        OwnerNotice.objects.filter(pk=notice_id, sent_at__isnull=True)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .update(claimed_until=now + NOTICE_LEASE, attempts=F("attempts") + 1)
+    )
+    if claimed != 1:
+        return False
+    notice = OwnerNotice.objects.select_related("recipient", "lead").get(pk=notice_id)
+    if notice.recipient.email:
+        url = f"{settings.SITE_URL}{notice.lead.get_absolute_url()}" if notice.lead_id else settings.SITE_URL
+        body = render_to_string("emails/owner-notice-body.txt", {"notice": notice, "url": url})
+        EmailMessage(
+            subject=notice.subject,
+            body=body,
+            to=[notice.recipient.email],
+            headers={"Message-ID": f"<owner-notice-{notice.pk}@leadflow>"},
+        ).send()
+    OwnerNotice.objects.filter(pk=notice_id).update(sent_at=timezone.now())
+    return True
+
+
+def owner_notices_catch_up(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Send notices whose task was lost (broker down) or failed; returns how many were sent."""
+    now = now or timezone.now()
+    ids = list(
+        OwnerNotice.objects.filter(sent_at__isnull=True, attempts__lt=NOTICE_MAX_ATTEMPTS)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return sum(owner_notice_send(notice_id=pk, now=now) for pk in ids)
+
+
+# --- Merge -------------------------------------------------------------------------------------
+
+# Fields the merge page offers: the value of the survivor or of the merged lead.
+MERGE_FIELDS = ("name", "email", "phone", "company", "title", "source", "referred_by", "notes")
+# Reverse relations of Lead that record merges themselves and so stay where they are. Every
+# other reverse relation, from any app, is moved to the survivor (see lead_merge_relations).
+MERGE_KEEPS = frozenset({"leads.LeadMerge.survivor", "leads.LeadMerge.merged"})
+
+
+def _relation_label(rel) -> str:
+    return f"{rel.related_model._meta.label}.{rel.field.name}"
+
+
+def relation_title(rel, n: int) -> str:
+    """“3 activities”, “1 stage change”, “2 leads (referred by lead)”: a relation for people."""
+    meta = rel.related_model._meta
+    title = f"{n} {meta.verbose_name if n == 1 else meta.verbose_name_plural}"
+    return f"{title} ({rel.field.verbose_name})" if rel.related_model is Lead else title
+
+
+def lead_merge_relations() -> list:
+    """Every reverse relation of Lead, from every installed app: what lead_merge walks."""
+    return [rel for rel in Lead._meta.related_objects if _relation_label(rel) not in MERGE_KEEPS]
+
+
+def _snapshot(lead: Lead) -> dict:
+    values = {}
+    for field in Lead._meta.concrete_fields:
+        value = getattr(lead, field.attname)
+        values[field.attname] = value.isoformat() if isinstance(value, datetime) else value
+    return values
+
+
+def _min(*values):
+    present = [v for v in values if v is not None]
+    return min(present) if present else None
+
+
+@transaction.atomic
+def lead_merge(*, survivor: Lead, merged: Lead, field_choices: dict[str, str], by: User) -> LeadMerge:
+    """Merge `merged` into `survivor` in one transaction: all or nothing.
+
+    1. Check the permission, lock both rows (in id order, so two merges cannot deadlock) and
+       refuse a lead merged with itself or already merged.
+    2. Put the chosen values on the survivor and validate it before anything moves.
+    3. Re-point every row of every reverse relation of Lead (activities, stage history,
+       assignments, calls, follow-ups, web submissions, notices, referrals… whatever apps
+       add) from the merged lead to the survivor; a one-to-one row moves only if the survivor
+       has none.
+    4. The survivor keeps the earliest arrival and first contact and the latest touch; the
+       merged lead points at the survivor (its page redirects there).
+    5. Record a LeadMerge (choices, the merged lead's values, counts moved) and a note in the
+       survivor's history.
+    """
+    if not by.has_perm("leads.merge_lead"):
+        raise ValidationError({"__all__": MSG_MERGE_NOT_ALLOWED})
+    if survivor.pk == merged.pk:
+        raise ValidationError({"__all__": MSG_MERGE_SAME})
+    locked = {
+        lead.pk: lead
+        for lead in Lead.objects.select_for_update().filter(pk__in=[survivor.pk, merged.pk]).order_by("pk")
+    }
+    keep, gone = locked[survivor.pk], locked[merged.pk]
+    for lead in (keep, gone):
+        if lead.merged_into_id is not None:
+            raise ValidationError({"__all__": MSG_MERGE_ALREADY.format(lead=lead.name)})
+
+    errors = {}
+    for field, choice in field_choices.items():
+        if field not in MERGE_FIELDS or choice not in ("survivor", "merged"):
+            errors[field if field in MERGE_FIELDS else "__all__"] = MSG_MERGE_BAD_CHOICE
+    if errors:
+        raise ValidationError(errors)
+    for field, choice in field_choices.items():
+        if choice == "merged":
+            attname = Lead._meta.get_field(field).attname
+            setattr(keep, attname, getattr(gone, attname))
+    if not keep.email and not keep.phone:
+        raise ValidationError({"email": MSG_MERGE_CONTACT})
+    keep.received_at = min(keep.received_at, gone.received_at)
+    keep.first_contacted_at = _min(keep.first_contacted_at, gone.first_contacted_at)
+    keep.last_touched_at = max(filter(None, [keep.last_touched_at, gone.last_touched_at]), default=None)
+    keep.next_followup_at = _min(keep.next_followup_at, gone.next_followup_at)
+    # Pointers from the survivor at the merged lead would point at itself: clear them.
+    if keep.possible_duplicate_of_id == gone.pk:
+        keep.possible_duplicate_of = None
+    if keep.referred_by_lead_id == gone.pk:
+        referrer = gone.referred_by_lead_id
+        keep.referred_by_lead_id = referrer if referrer != keep.pk else None
+    keep.full_clean()
+
+    merged_values = _snapshot(gone)
+    moved: dict[str, int] = {}
+    for rel in lead_merge_relations():
+        label = _relation_label(rel)
+        model, fk = rel.related_model, rel.field.name
+        if rel.many_to_many:
+            accessor = rel.get_accessor_name()
+            others = list(getattr(gone, accessor).all())
+            getattr(keep, accessor).add(*others)
+            getattr(gone, accessor).clear()
+            moved[label] = len(others)
+        elif rel.one_to_one:
+            if model._base_manager.filter(**{fk: keep}).exists():
+                moved[label] = 0
+            else:
+                moved[label] = model._base_manager.filter(**{fk: gone}).update(**{fk: keep})
+        else:
+            q = model._base_manager.filter(**{fk: gone})
+            if model is Lead:
+                q = q.exclude(pk=keep.pk)  # the survivor's own pointer at the merged lead is handled above
+            moved[label] = q.update(**{fk: keep})
+    keep.save()
+    Lead.objects.filter(pk=gone.pk).update(merged_into=keep, possible_duplicate_of=None)
+    gone.merged_into, gone.possible_duplicate_of = keep, None
+
+    record = LeadMerge.objects.create(
+        survivor=keep,
+        merged=gone,
+        merged_by=by,
+        merged_at=timezone.now(),
+        field_choices=dict(field_choices),
+        merged_values=merged_values,
+        moved=moved,
+    )
+    titles = {_relation_label(rel): rel for rel in lead_merge_relations()}
+    summary = ", ".join(relation_title(titles[label], n) for label, n in moved.items() if n)
+    activity_log(
+        lead=keep,
+        by=by,
+        kind=Activity.Kind.NOTE,
+        outcome=f"Merged “{gone.name}” (#{gone.pk}) into this lead. Moved: {summary or 'nothing'}."[:500],
+    )
+    survivor.refresh_from_db()
+    merged.refresh_from_db()
+    return record

@@ -12,4 +12,6 @@ urlpatterns = [
     path("<int:pk>/stage/", views.change_stage, name="change_stage"),
     path("<int:pk>/activity/", views.log_activity, name="log_activity"),
     path("<int:pk>/reassign/", views.reassign, name="reassign"),
+    path("<int:pk>/merge/", views.merge_pick, name="merge_pick"),
+    path("<int:pk>/merge/<int:other_pk>/", views.merge, name="merge"),
 ]

@@ -13,8 +13,8 @@ from qualification import selectors as qualification_selectors
 from qualification.forms import DisqualifyForm, NurtureForm
 
 from . import selectors, services
-from .forms import CONTACT_FIELDS, ActivityForm, LeadFilterForm, LeadForm, ReassignForm, StageChangeForm
-from .models import Lead
+from .forms import CONTACT_FIELDS, ActivityForm, LeadFilterForm, LeadForm, MergeForm, ReassignForm, StageChangeForm
+from .models import Channel, Lead
 
 # Moves with their own form and service (a reason from the list, a recycle date).
 MSG_CRITERIA_CHANGED = (
@@ -27,7 +27,9 @@ PAGE_SIZE = 25
 
 def _get_lead_for_user(request: HttpRequest, pk: int) -> Lead:
     """The lead if the user may see (and so edit) it; 404 otherwise, so nothing leaks."""
-    q = Lead.objects.visible_to(request.user).select_related("source", "owner", "team", "referred_by_lead")
+    q = Lead.objects.visible_to(request.user).select_related(
+        "source", "owner", "team", "referred_by_lead", "possible_duplicate_of"
+    )
     return get_object_or_404(q, pk=pk)
 
 
@@ -131,17 +133,27 @@ def create(request: HttpRequest) -> HttpResponse:
             form.add_error(None, "A lead with this email or phone already exists. Open it, or confirm below.")
         else:
             try:
-                lead = services.lead_create(
+                result = services.lead_intake(
+                    channel=Channel.MANUAL,
+                    data={f: data[f] for f in CONTACT_FIELDS if f != "source"},
+                    source=data["source"],
                     by=request.user,
                     team=data["team"],
                     owner=data.get("owner") or request.user,
                     referred_by_lead=data.get("referred_by_lead"),
-                    **{f: data[f] for f in CONTACT_FIELDS},
                 )
             except ValidationError as e:
                 add_service_errors(form, e)
             else:
-                messages.success(request, f"Lead “{lead.name}” saved.")
+                lead = result.lead
+                if result.outcome == services.IntakeOutcome.ATTACHED:
+                    messages.info(
+                        request, "This person is already a lead: what you typed was added to it as a new inquiry."
+                    )
+                    if not Lead.objects.visible_to(request.user).filter(pk=lead.pk).exists():
+                        return redirect("leads:queue")
+                else:
+                    messages.success(request, f"Lead “{lead.name}” saved.")
                 return redirect(lead)
     visible_ids = set(
         Lead.objects.visible_to(request.user).filter(pk__in=[d.pk for d in duplicates]).values_list("pk", flat=True)
@@ -153,6 +165,9 @@ def create(request: HttpRequest) -> HttpResponse:
 @login_required
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     lead = _get_lead_for_user(request, pk)
+    if lead.merged_into_id:
+        messages.info(request, f"“{lead.name}” was merged into this lead.")
+        return redirect("leads:detail", pk=lead.merged_into_id)
     return render(request, "leads/lead_detail.html", _detail_ctx(lead))
 
 
@@ -239,3 +254,49 @@ def reassign(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, f"{lead.name} now belongs to {form.cleaned_data['owner']}.")
             return redirect(lead)
     return render(request, "leads/reassign.html", {"form": form, "lead": lead})
+
+
+def _get_lead_for_merge(request: HttpRequest, pk: int) -> Lead:
+    if not request.user.has_perm("leads.merge_lead"):
+        raise PermissionDenied
+    lead = _get_lead_for_user(request, pk)
+    if lead.merged_into_id:
+        raise Http404
+    return lead
+
+
+@login_required
+def merge_pick(request: HttpRequest, pk: int) -> HttpResponse:
+    """Choose the lead to merge into this one: the likely duplicates, or any lead by number."""
+    lead = _get_lead_for_merge(request, pk)
+    other = request.GET.get("other", "").strip().lstrip("#")
+    if other.isdigit() and len(other) < 19 and int(other) != lead.pk:
+        return redirect("leads:merge", pk=lead.pk, other_pk=int(other))
+    candidates = selectors.lead_merge_candidates(lead=lead, user=request.user)
+    return render(request, "leads/merge_pick.html", {"lead": lead, "candidates": candidates, "other": other})
+
+
+@login_required
+def merge(request: HttpRequest, pk: int, other_pk: int) -> HttpResponse:
+    """Side by side: pick the surviving value of each field, then merge `other` into `lead`."""
+    lead = _get_lead_for_merge(request, pk)
+    other = _get_lead_for_merge(request, other_pk)
+    if lead.pk == other.pk:
+        raise Http404
+    form = MergeForm(request.POST or None, survivor=lead, merged=other)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.lead_merge(survivor=lead, merged=other, field_choices=form.cleaned_data, by=request.user)
+        except ValidationError as e:
+            add_service_errors(form, e)
+        else:
+            messages.success(request, f"“{other.name}” was merged into this lead; its history is below.")
+            return redirect(lead)
+    ctx = {
+        "lead": lead,
+        "other": other,
+        "form": form,
+        "rows": form.rows(),
+        "moving": selectors.lead_related_counts(lead=other),
+    }
+    return render(request, "leads/merge.html", ctx, status=400 if form.errors else 200)

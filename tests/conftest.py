@@ -103,3 +103,55 @@ def lead(rep, team, source):
     return make_lead(
         owner=rep, team=team, source=source, name="Lena Lead", email="lena@example.com", received_at=received
     )
+
+
+# --- Intake (issue 5): Celery modes, web forms ---------------------------------------------------
+
+
+def _reset_celery_connections(app) -> None:
+    # Celery caches its connection pool and producers: drop them so a changed broker URL is used.
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def celery_conf():
+    """Change the Celery app's settings for one test: `celery_conf(name=value, ...)`, undone after."""
+    from leadflow.celery import app
+
+    saved = {}
+
+    def change(**values):
+        for name, value in values.items():
+            saved.setdefault(name, app.conf.get(name))
+            app.conf[name] = value
+        _reset_celery_connections(app)
+
+    yield change
+    for name, value in saved.items():
+        app.conf[name] = value
+    _reset_celery_connections(app)
+
+
+@pytest.fixture
+def eager_celery(celery_conf):
+    """Tasks run in-process when enqueued (after commit), errors propagate."""
+    celery_conf(task_always_eager=True, task_eager_propagates=True)
+
+
+@pytest.fixture
+def broker_down(celery_conf):
+    """The broker is unreachable (a closed local port), like Redis during an outage."""
+    celery_conf(
+        task_always_eager=False,
+        broker_url="redis://127.0.0.1:6399/0",
+        # No connection retries, so each failed enqueue costs milliseconds, not the 2 s retry window.
+        broker_transport_options={"socket_connect_timeout": 0.2, "socket_timeout": 0.2, "max_retries": 0},
+    )
+
+
+@pytest.fixture
+def webform(team, source):
+    from intake.models import WebForm
+
+    return WebForm.objects.create(source=source, slug="contact", title="Contact us", team=team)

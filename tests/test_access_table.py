@@ -22,6 +22,9 @@ ARGS = {
     "lead_pk": lambda w: {"lead_pk": w["lead"].pk},
     "followup": lambda w: {"pk": w["followup"].pk},
     "any_pk": lambda w: {"pk": 1},  # POST-only actions answer 405 before looking anything up
+    "import_job": lambda w: {"pk": w["import_job"].pk},
+    "merge_pair": lambda w: {"pk": w["lead"].pk, "other_pk": w["twin"].pk},
+    "webform": lambda w: {"slug": w["webform"].slug},
 }
 
 
@@ -48,6 +51,8 @@ def everyone(status, *, anonymous=LOGIN, args=None):
 # Rita (`rep`) owns the lead; `manager` runs her team; `teammate` is in her team;
 # `other_manager` runs another team.
 ON_RITAS_LEAD = dict(rep=200, teammate=404, manager=200, other_manager=404, admin_user=200)
+ON_RITAS_JOB = dict(rep=200, teammate=404, manager=404, other_manager=404, admin_user=200)
+API_ANON = 401
 ADMINS_ONLY = dict(rep=403, teammate=403, manager=403, other_manager=403, admin_user=200)
 
 ACCESS = {
@@ -86,6 +91,33 @@ ACCESS = {
     "followups:read_all": everyone(405),  # POST-only action
     "followups:open": everyone(405, args="any_pk"),  # POST-only action
     "followups:read": everyone(405, args="any_pk"),  # POST-only action
+    # Import and export: everyone imports into their own leads; a job is its creator's (and admins').
+    "intake:import_start": everyone(200),
+    "intake:import_mapping": row("import_job", **ON_RITAS_JOB),
+    # A job still waiting for its column mapping sends its page to the mapping step.
+    "intake:import_detail": row("import_job", **{**ON_RITAS_JOB, "rep": 302, "admin_user": 302}),
+    "intake:import_status": row("import_job", **ON_RITAS_JOB),
+    "intake:import_errors_csv": row("import_job", **ON_RITAS_JOB),
+    "intake:lead_export": everyone(200),
+    # The public web-to-lead form is for visitors: no log-in, the same page for everybody.
+    "intake:public_form": everyone(200, anonymous=200, args="webform"),
+    "intake:public_thanks": everyone(200, anonymous=200, args="webform"),
+    "intake:public_token": everyone(200, anonymous=200, args="webform"),  # a fresh form token, for the embed script
+    # Merge: both leads must be visible to the user.
+    "leads:merge_pick": row("lead", **ON_RITAS_LEAD),
+    "leads:merge": row("merge_pair", **ON_RITAS_LEAD),
+    # Profile and API tokens: everyone's own.
+    "profile": everyone(200),
+    "api_token_create": everyone(405),  # POST-only action
+    "api_token_revoke": everyone(405, args="any_pk"),  # POST-only action
+    # The API answers anonymous callers with a JSON 401, and scopes leads as the pages do.
+    "api:docs": everyone(200, anonymous=200),  # the API's reference is public, like its schema
+    "api:schema": everyone(200, anonymous=200),
+    "api:leads": everyone(200, anonymous=API_ANON),
+    "api:lead_detail": row("lead", anonymous=API_ANON, **ON_RITAS_LEAD),
+    "api:lead_stage": everyone(405, anonymous=API_ANON, args="lead"),  # POST-only action
+    "api:lead_activities": everyone(405, anonymous=API_ANON, args="lead"),  # POST-only action
+    "api:followups": everyone(200, anonymous=API_ANON),
     "admin:index": row(anonymous=302, rep=302, teammate=302, manager=302, other_manager=302, admin_user=200),
 }
 
@@ -107,7 +139,7 @@ def test_every_url_has_an_expected_access_row():
 
 
 @pytest.fixture
-def world(lead, rep, team, other_team):
+def world(lead, rep, team, other_team, source, webform, settings, tmp_path):
     from qualification.models import DisqualificationReason
     from qualification.services import lead_disqualify
     from tests.factories import make_lead
@@ -123,7 +155,23 @@ def world(lead, rep, team, other_team):
     followup = followup_add(
         lead=lead, owner=rep, due_at=timezone.now() + timedelta(days=1), kind="call", instruction="Call back", by=rep
     )
-    return {"lead": lead, "helpful_close": close, "reason": reason, "followup": followup}
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from intake.services import import_job_create
+
+    settings.MEDIA_ROOT = tmp_path
+    upload = SimpleUploadedFile("leads.csv", b"Name,Email\nAna,ana@example.com\n", content_type="text/csv")
+    import_job = import_job_create(user=rep, upload=upload, team=team, source=source)
+    twin = make_lead(owner=rep, team=team, name="Lena Lead (twin)", email="twin@example.com")
+    return {
+        "lead": lead,
+        "helpful_close": close,
+        "reason": reason,
+        "followup": followup,
+        "import_job": import_job,
+        "twin": twin,
+        "webform": webform,
+    }
 
 
 CASES = [(name, persona) for name in ACCESS for persona in PERSONAS]

@@ -213,6 +213,18 @@ class Command(BaseCommand):
         self.rng = rng
         self.reasons = list(DisqualificationReason.objects.filter(is_active=True))
         self.n_calls = 0
+        # The public web-to-lead form of the "Website form" source: /f/contact/.
+        from intake.models import WebForm
+
+        WebForm.objects.get_or_create(
+            source=sources[0],
+            defaults={
+                "slug": "contact",
+                "title": "Talk to our team",
+                "intro": "Tell us what you need; we answer within one working day.",
+                "team": team,
+            },
+        )
 
         now = timezone.now()
         # Every stage gets leads; a handful arrive "just now" and wait at the top of the queues.

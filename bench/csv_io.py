@@ -1,0 +1,176 @@
+"""Measure CSV import and export: rows per second and peak Python memory.
+
+    python bench/csv_io.py                      # SQLite in a temporary file, 20,000 rows
+    python bench/csv_io.py --rows 50000
+    python bench/csv_io.py --database-url postgres://postgres@127.0.0.1:5432/leadflow_bench
+
+With --database-url the database must be a scratch one: the script migrates it and adds its
+own users, team, source and leads (names start with "bench-"), and deletes those leads after.
+
+Each step runs twice: once timed (rows/s) and once under tracemalloc (peak Python memory),
+because tracing slows Python down several times. Results are printed and written as JSON to
+bench/results/csv_io-<database>-<rows>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument("--bad-every", type=int, default=10, help="every n-th row is invalid (0: none)")
+    parser.add_argument("--database-url", default="", help="a scratch PostgreSQL database (default: temporary SQLite)")
+    args = parser.parse_args()
+
+    tmp = tempfile.mkdtemp(prefix="leadflow-bench-")
+    os.environ.pop("REDIS_URL", None)
+    if args.database_url:
+        os.environ["DATABASE_URL"] = args.database_url
+    else:
+        os.environ.pop("DATABASE_URL", None)
+        os.environ["SQLITE_PATH"] = str(Path(tmp) / "bench.sqlite3")
+    os.environ["MEDIA_ROOT"] = str(Path(tmp) / "media")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadflow.settings")
+
+    import django
+
+    django.setup()
+    # The import runs here, in this process, not on a worker: the tasks its services enqueue
+    # (the import itself, owner notices) are not sent anywhere.
+    from intake.tasks import import_job_run_task
+    from leads.tasks import owner_notice_send_task
+
+    for task in (import_job_run_task, owner_notice_send_task):
+        task.apply_async = lambda *a, **k: None
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    result = run(args.rows, args.bad_every)
+    result["database"] = connection.vendor
+    result["python"] = platform.python_version()
+    result["machine"] = f"{platform.machine()}, {os.cpu_count()} cores"
+    out = ROOT / "bench" / "results" / f"csv_io-{connection.vendor}-{args.rows}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    print(f"written to {out.relative_to(ROOT)}")
+
+
+def _make_csv(rows: int, bad_every: int, tag: str) -> bytes:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["Name", "Email", "Phone", "Company", "Notes"])
+    for i in range(rows):
+        if bad_every and i % bad_every == 0:
+            writer.writerow([f"Bad {i}", "not-an-email", "", "Acme", ""])
+        else:
+            phone = f"+1 415 555 {i % 10000:04d}" if i % 3 == 0 else ""
+            writer.writerow([f"Person {i}", f"bench-{tag}-{i}@example.com", phone, "Acme", "Came from the fair"])
+    return buf.getvalue().encode()
+
+
+def _measure(fn):
+    """(seconds, result) of fn."""
+    started = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - started, value
+
+
+def run(rows: int, bad_every: int) -> dict:
+    from django.contrib.auth.models import Group
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from accounts import roles
+    from accounts.models import Membership, Team, User
+    from intake import csvio
+    from intake import services as intake_services
+    from intake.models import ImportJob
+    from leads.models import Lead, LeadSource
+    from leads.selectors import STAGE_FILTER_ALL, LeadFilters, lead_list_needing_attention
+
+    manager, _ = User.objects.get_or_create(username="bench-manager")
+    manager.groups.add(Group.objects.get(name=roles.ADMIN))
+    team, _ = Team.objects.get_or_create(name="bench-team", defaults={"manager": manager})
+    for i in range(3):
+        rep, _ = User.objects.get_or_create(username=f"bench-rep{i}")
+        rep.groups.add(Group.objects.get(name=roles.REP))
+        Membership.objects.get_or_create(team=team, user=rep)
+    source, _ = LeadSource.objects.get_or_create(name="bench-source")
+
+    def prepare(tag: str) -> ImportJob:
+        content = _make_csv(rows, bad_every, tag)
+        upload = SimpleUploadedFile("bench.csv", content, content_type="text/csv")
+        job = intake_services.import_job_create(user=manager, upload=upload, team=team, source=source)
+        intake_services.import_job_start(job=job, mapping=job.mapping)
+        return job
+
+    def run_import(job: ImportJob) -> ImportJob:
+        intake_services.import_job_run(job_id=job.pk)
+        job.refresh_from_db()
+        return job
+
+    size = len(_make_csv(rows, bad_every, "size"))
+    # Timed: the background run only (the upload check is a separate, streaming pass).
+    job = prepare(f"t{time.time_ns()}")
+    seconds, job = _measure(lambda: run_import(job))
+    # Traced: a second run on a fresh file, the file itself made before tracing starts.
+    traced = prepare(f"m{time.time_ns()}")
+    tracemalloc.start()
+    run_import(traced)
+    _, import_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+
+    def export() -> int:
+        q = lead_list_needing_attention(user=manager, filters=LeadFilters(stage=STAGE_FILTER_ALL)).select_related(
+            "team"
+        )
+        header, data = intake_services.lead_export_rows(q.filter(team=team))
+        n = 0
+        for line in csvio.stream_csv(header, data):
+            n += line.count("\n")
+        return n - 1
+
+    export_seconds, exported = _measure(export)
+    tracemalloc.start()
+    export()
+    _, export_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+
+    Lead.objects.filter(team=team).delete()
+    return {
+        "rows": rows,
+        "file_bytes": size,
+        "import": {
+            "seconds": round(seconds, 2),
+            "rows_per_second": round(rows / seconds),
+            "created": job.rows_created + job.rows_flagged,
+            "rejected": job.rows_rejected,
+            "peak_python_memory_mb": round(import_peak / 1e6, 2),
+        },
+        "export": {
+            "rows": exported,
+            "seconds": round(export_seconds, 2),
+            "rows_per_second": round(exported / export_seconds),
+            "peak_python_memory_mb": round(export_peak / 1e6, 2),
+        },
+    }
+
+
+if __name__ == "__main__":
+    main()

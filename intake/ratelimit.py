@@ -1,0 +1,55 @@
+"""Per-IP rate limiting on Django's cache (Redis in production, local memory otherwise).
+
+Why not django-ratelimit: it refuses LocMemCache (E003), which is what the app runs on with no
+configuration, and warns on Django's built-in Redis cache (W001) because that backend's
+`incr` is an EXISTS then an INCR: if the key expires in between, INCR creates it with no
+expiry, and a counter that never expires would block that IP for good. Here every counter key
+carries its window's number, so such a key belongs to a window that is already over and is
+never read again: the race can leak one small key, never block anyone. With Redis, `add` and
+`incr` are atomic on the server, so all web processes share one count; with LocMemCache each
+process counts alone (fine for one process in development).
+
+A cache outage must not stop leads: when the cache is unreachable the request is allowed
+(fail open) and a warning is logged; honeypot, fill time and idempotency still apply.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest
+
+logger = logging.getLogger(__name__)
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client's address: REMOTE_ADDR, or with WEBFORM_TRUSTED_PROXIES = n > 0 the address the
+    n-th proxy from the right saw in X-Forwarded-For (never trust what the client itself sent)."""
+    proxies = settings.WEBFORM_TRUSTED_PROXIES
+    if proxies > 0:
+        forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
+        if len(forwarded) >= proxies:
+            return forwarded[-proxies][:64]
+    return request.META.get("REMOTE_ADDR", "unknown")[:64]
+
+
+def hit(key: str, *, limit: int, window: int) -> tuple[bool, int]:
+    """Count one hit for `key`; return (allowed, seconds until the window ends)."""
+    now = time.time()
+    bucket = int(now // window)
+    retry_after = int((bucket + 1) * window - now) + 1
+    cache_key = f"ratelimit:{key}:{window}:{bucket}"
+    try:
+        cache.add(cache_key, 0, timeout=window * 2)
+        try:
+            count = cache.incr(cache_key)
+        except ValueError:  # expired between add and incr: this hit starts the count again
+            cache.add(cache_key, 1, timeout=window * 2)
+            count = 1
+    except Exception:
+        logger.warning("rate limit cache unavailable; allowing %s", key, exc_info=True)
+        return True, 0
+    return count <= limit, retry_after

@@ -1,0 +1,529 @@
+"""Writes of the intake app: web-form submissions and their confirmations, CSV import jobs.
+
+Lead rules (normalise, dedupe, assign, create) are not here: every path calls
+leads.services.lead_intake / lead_intake_many.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import time
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.core.mail import EmailMessage
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import F, Q
+from django.template import Context, Template
+from django.utils import timezone
+
+from accounts.models import Team, User
+from leadflow.queue import enqueue_on_commit
+from leads import selectors as lead_selectors
+from leads import services as lead_services
+from leads.models import Channel, LeadSource
+
+from . import csvio
+from .models import ImportJob, ImportRowError, WebForm, WebFormSubmission
+
+logger = logging.getLogger(__name__)
+
+TOKEN_SALT = "intake.webform.token"
+CONFIRMATION_LEASE = timedelta(minutes=5)
+CONFIRMATION_MAX_ATTEMPTS = 10
+IMPORT_LEASE = timedelta(minutes=2)
+IMPORT_BATCH = 500
+
+MSG_IMPORT_TEAM = "You can only import into a team you belong to or manage."
+MSG_MAPPING_TWICE = "“{field}” is chosen for more than one column."
+MSG_MAPPING_NAME = "Choose the column with the name (or the first and last name columns)."
+MSG_MAPPING_CONTACT = "Choose the column with the email or the phone number."
+MSG_MAPPING_UNKNOWN = "Unknown field “{field}”."
+
+# Lead fields a column may fill; first and last name are joined into the name.
+IMPORT_FIELDS = {
+    "name": "Name",
+    "first_name": "First name",
+    "last_name": "Last name",
+    "email": "Email",
+    "phone": "Phone",
+    "company": "Company",
+    "title": "Job title",
+    "referred_by": "Referred by",
+    "notes": "Notes",
+}
+FIELD_LABELS = {**IMPORT_FIELDS, "source": "Source", "team": "Team", "owner": "Owner", "__all__": "Row"}
+
+
+# --- Web forms -----------------------------------------------------------------------------------
+
+
+def webform_token_issue(*, form: WebForm) -> str:
+    """A signed token carrying the form, a nonce (the idempotency key) and the time it was given out."""
+    payload = {"f": form.pk, "n": secrets.token_urlsafe(18), "t": int(time.time())}
+    return signing.dumps(payload, salt=TOKEN_SALT, compress=False)
+
+
+@dataclass(frozen=True)
+class WebFormToken:
+    nonce: str
+    issued_at: float
+
+
+def webform_token_read(*, form: WebForm, token: str) -> WebFormToken | None:
+    """The token's nonce and issue time if it is ours and for this form; None otherwise."""
+    if not token or len(token) > 300:
+        return None
+    try:
+        payload = signing.loads(token, salt=TOKEN_SALT)
+    except signing.BadSignature:
+        return None
+    if not isinstance(payload, dict) or payload.get("f") != form.pk:
+        return None
+    nonce, issued = payload.get("n"), payload.get("t")
+    if not isinstance(nonce, str) or not isinstance(issued, int) or len(nonce) > 64:
+        return None
+    return WebFormToken(nonce=nonce, issued_at=float(issued))
+
+
+def _fingerprint(form: WebForm, clean: dict[str, str]) -> str:
+    """Same form and same content → same fingerprint (the re-post within the window)."""
+    parts = [str(form.pk)] + [clean.get(f, "").strip().lower() for f in ("name", "email", "phone", "notes")]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+@transaction.atomic
+def webform_submit(*, form: WebForm, data: dict[str, str], token: WebFormToken) -> WebFormSubmission:
+    """Accept one post of a public form: at most one lead per token and per content window.
+
+    1. Lock the form row: posts to one form are serialised, so the idempotency checks below
+       cannot race (a double click sends two requests at the same instant).
+    2. A post whose token was already used, or whose content equals a post of the last
+       WEBFORM_IDEMPOTENCY_SECONDS, returns that earlier submission: no second lead.
+    3. lead_intake (channel web): dedupe per policy, assign to the form's team, create.
+    4. Record the submission with its confirmation pending; the email is enqueued after commit
+       and caught up by intake_catch_up if the broker is down.
+    The caller answers every outcome the same way, so nobody learns whether an email is known.
+    """
+    WebForm.objects.select_for_update().filter(pk=form.pk).first()
+    earlier = WebFormSubmission.objects.filter(form=form, token=token.nonce).first()
+    if earlier is not None:
+        return earlier
+    clean = lead_services.intake_clean(data)
+    fingerprint = _fingerprint(form, clean)
+    window_start = timezone.now() - timedelta(seconds=settings.WEBFORM_IDEMPOTENCY_SECONDS)
+    earlier = (
+        WebFormSubmission.objects.filter(form=form, fingerprint=fingerprint, submitted_at__gte=window_start)
+        .order_by("-submitted_at")
+        .first()
+    )
+    if earlier is not None:
+        return earlier
+
+    result = lead_services.lead_intake(
+        channel=Channel.WEB, data=data, source=form.source, by=None, team=form.team, context=f"web form “{form.title}”"
+    )
+    needs_confirmation = form.send_confirmation and bool(clean["email"])
+    submission = WebFormSubmission.objects.create(
+        form=form,
+        lead=result.lead,
+        token=token.nonce,
+        fingerprint=fingerprint,
+        outcome=result.outcome,
+        name=clean["name"],
+        email=clean["email"],
+        message=clean.get("notes", ""),
+        submitted_at=timezone.now(),
+        confirmation=WebFormSubmission.Confirmation.PENDING
+        if needs_confirmation
+        else WebFormSubmission.Confirmation.NOT_NEEDED,
+    )
+    if needs_confirmation:
+        from .tasks import webform_confirmation_send_task
+
+        enqueue_on_commit(webform_confirmation_send_task, submission.pk)
+    return submission
+
+
+def webform_confirmation_send(*, submission_id: int, now: datetime | None = None) -> bool:
+    """Send one confirmation at most once as seen by the submitter: claim → send → mark.
+
+    1. Claim the pending row with a conditional UPDATE; go on only if it changed one row.
+    2. If this address got a confirmation within WEBFORM_CONFIRMATION_INTERVAL, skip it: our
+       form must not become a way to flood someone's inbox.
+    3. Send with a Message-ID derived from the row, then mark it sent. On an error the claim
+       expires and the catch-up tries again, up to CONFIRMATION_MAX_ATTEMPTS.
+    """
+    now = now or timezone.now()
+    claimed = (
+        WebFormSubmission.objects.filter(pk=submission_id, confirmation=WebFormSubmission.Confirmation.PENDING)
+        .filter(Q(confirmation_claimed_until__isnull=True) | Q(confirmation_claimed_until__lt=now))
+        .update(
+            confirmation_claimed_until=now + CONFIRMATION_LEASE, confirmation_attempts=F("confirmation_attempts") + 1
+        )
+    )
+    if claimed != 1:
+        return False
+    sub = WebFormSubmission.objects.select_related("form").get(pk=submission_id)
+    recent = WebFormSubmission.objects.filter(
+        email=sub.email,
+        confirmation_sent_at__gte=now - timedelta(seconds=settings.WEBFORM_CONFIRMATION_INTERVAL),
+    ).exclude(pk=sub.pk)
+    if recent.exists():
+        WebFormSubmission.objects.filter(pk=sub.pk).update(confirmation=WebFormSubmission.Confirmation.SKIPPED)
+        return False
+    ctx = Context({"name": sub.name, "form_title": sub.form.title, "message": sub.message}, autoescape=False)
+    try:
+        subject = " ".join(Template(sub.form.confirmation_subject).render(ctx).split())[:200]
+        body = Template(sub.form.confirmation_body).render(ctx)
+        EmailMessage(
+            subject=subject,
+            body=body,
+            to=[sub.email],
+            headers={"Message-ID": f"<webform-confirmation-{sub.pk}@leadflow>"},
+        ).send()
+    except Exception:
+        logger.exception("confirmation %s not sent; will retry", sub.pk)
+        if sub.confirmation_attempts >= CONFIRMATION_MAX_ATTEMPTS:
+            WebFormSubmission.objects.filter(pk=sub.pk).update(confirmation=WebFormSubmission.Confirmation.FAILED)
+        return False
+    WebFormSubmission.objects.filter(pk=sub.pk).update(
+        confirmation=WebFormSubmission.Confirmation.SENT, confirmation_sent_at=timezone.now()
+    )
+    return True
+
+
+def webform_confirmations_catch_up(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Send the pending confirmations whose task was lost or failed. Returns how many were sent."""
+    now = now or timezone.now()
+    ids = list(
+        WebFormSubmission.objects.filter(confirmation=WebFormSubmission.Confirmation.PENDING)
+        .filter(Q(confirmation_claimed_until__isnull=True) | Q(confirmation_claimed_until__lt=now))
+        .order_by("submitted_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return sum(webform_confirmation_send(submission_id=pk, now=now) for pk in ids)
+
+
+# --- CSV import ------------------------------------------------------------------------------------
+
+
+def import_teams_for(user: User):
+    """Teams a user may import into: their own as a rep, those they manage, all for an admin."""
+    if user.has_perm("leads.view_all_leads"):
+        return Team.objects.all()
+    return Team.objects.filter(Q(memberships__user=user) | Q(manager=user)).distinct()
+
+
+def _import_owner(user: User, team: Team) -> User | None:
+    """A rep's import is theirs; a manager's (or admin's) is shared out by the team's rule."""
+    if user.has_perm("leads.view_all_leads") or team.manager_id == user.pk:
+        return None
+    return user
+
+
+@transaction.atomic
+def import_job_create(*, user: User, upload: UploadedFile, team: Team, source: LeadSource) -> ImportJob:
+    """Check an uploaded CSV (size, encoding, delimiter, header, rows), store it, guess the mapping.
+
+    Raises ValidationError({"file": message}) for a file we cannot read, with what to do.
+    """
+    if not import_teams_for(user).filter(pk=team.pk).exists():
+        raise ValidationError({"team": MSG_IMPORT_TEAM})
+    if not source.is_active:
+        raise ValidationError({"source": lead_services.MSG_INACTIVE_SOURCE})
+    try:
+        info = csvio.inspect_csv(
+            upload.file, size=upload.size, max_bytes=settings.IMPORT_MAX_BYTES, max_rows=settings.IMPORT_MAX_ROWS
+        )
+    except csvio.CsvProblem as e:
+        raise ValidationError({"file": str(e)}) from None
+    upload.file.seek(0)
+    job = ImportJob(
+        created_by=user,
+        team=team,
+        source=source,
+        owner=_import_owner(user, team),
+        original_name=(upload.name or "upload.csv")[:255],
+        size=upload.size,
+        encoding=info.encoding,
+        delimiter=info.delimiter,
+        headers=info.headers,
+        mapping=csvio.guess_mapping(info.headers),
+        rows_total=info.rows_total,
+    )
+    job.file.save(f"import-{secrets.token_hex(8)}.csv", upload, save=False)
+    job.save()
+    return job
+
+
+def import_mapping_clean(*, headers: list[str], mapping: dict[str, str]) -> dict[str, str]:
+    """Check a column mapping ({column index: field}); blank fields are dropped."""
+    clean: dict[str, str] = {}
+    seen: set[str] = set()
+    for index, field in mapping.items():
+        if not field:
+            continue
+        if field not in IMPORT_FIELDS:
+            raise ValidationError({"__all__": MSG_MAPPING_UNKNOWN.format(field=field)})
+        if field in seen:
+            raise ValidationError({"__all__": MSG_MAPPING_TWICE.format(field=IMPORT_FIELDS[field])})
+        if not str(index).isdigit() or int(index) >= len(headers):
+            continue
+        seen.add(field)
+        clean[str(int(index))] = field
+    if "name" not in seen and not {"first_name", "last_name"} & seen:
+        raise ValidationError({"__all__": MSG_MAPPING_NAME})
+    if not {"email", "phone"} & seen:
+        raise ValidationError({"__all__": MSG_MAPPING_CONTACT})
+    return clean
+
+
+def import_row_data(cells: list[str], mapping: dict[str, str]) -> dict[str, str]:
+    """One row's cells → the fields lead_intake takes."""
+    data: dict[str, str] = {}
+    for index, field in mapping.items():
+        i = int(index)
+        data[field] = cells[i] if i < len(cells) else ""
+    first, last = data.pop("first_name", "").strip(), data.pop("last_name", "").strip()
+    if not data.get("name", "").strip() and (first or last):
+        data["name"] = f"{first} {last}".strip()
+    return data
+
+
+def error_text(error: ValidationError) -> str:
+    """A ValidationError as one line a person can act on: “Phone: Enter a valid…; Name: …”."""
+    if hasattr(error, "error_dict"):
+        return "; ".join(f"{FIELD_LABELS.get(f, f)}: {' '.join(msgs)}" for f, msgs in error.message_dict.items())
+    return " ".join(error.messages)
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    row_number: int
+    data: dict[str, str]
+    error: str
+    duplicate: bool
+
+
+def import_preview(*, job: ImportJob, mapping: dict[str, str], limit: int = 10) -> list[PreviewRow]:
+    """The first rows as they would be imported, with each row's error. Reads only those rows."""
+    rows = []
+    with (
+        job.file.open("rb") as f,
+        closing(csvio.iter_rows(f.file, encoding=job.encoding, delimiter=job.delimiter)) as it,
+    ):
+        for row_number, cells in it:
+            data = import_row_data(cells, mapping)
+            try:
+                clean = lead_services.intake_clean(data)
+            except ValidationError as e:
+                rows.append(PreviewRow(row_number, data, error_text(e), False))
+            else:
+                rows.append(PreviewRow(row_number, clean, "", False))
+            if len(rows) >= limit:
+                break
+    good = [r for r in rows if not r.error]
+    matches = lead_selectors.lead_find_matches(
+        emails={r.data["email"] for r in good if r.data["email"]},
+        phones={r.data["phone"] for r in good if r.data["phone"]},
+    )
+    return [
+        PreviewRow(
+            r.row_number, r.data, r.error, bool(not r.error and {r.data["email"], r.data["phone"]} & set(matches))
+        )
+        for r in rows
+    ]
+
+
+@transaction.atomic
+def import_job_start(*, job: ImportJob, mapping: dict[str, str]) -> ImportJob:
+    """Save the mapping and queue the job; the task starts after commit (caught up if the broker is down)."""
+    mapping = import_mapping_clean(headers=job.headers, mapping=mapping)
+    updated = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.MAPPING).update(
+        mapping=mapping, status=ImportJob.Status.QUEUED
+    )
+    job.refresh_from_db()
+    if updated:
+        from .tasks import import_job_run_task
+
+        enqueue_on_commit(import_job_run_task, job.pk)
+    return job
+
+
+def _claim(job_id: int, now: datetime) -> bool:
+    return (
+        ImportJob.objects.filter(pk=job_id, status__in=[ImportJob.Status.QUEUED, ImportJob.Status.RUNNING])
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .update(status=ImportJob.Status.RUNNING, claimed_until=now + IMPORT_LEASE)
+        == 1
+    )
+
+
+def _count(counts: dict, owner_id: int | None, key: str) -> None:
+    if owner_id is None:
+        return
+    entry = counts.setdefault(str(owner_id), {})
+    entry[key] = entry.get(key, 0) + 1
+
+
+def _run_batch(job: ImportJob, batch: list[tuple[int, list[str]]], context: str) -> None:
+    """Import one batch and move the job's counters in the same transaction.
+
+    A database error in the bulk path (not a bad row: those are caught before writing) makes
+    the batch go again row by row, each in its own savepoint, so one row never stops the others.
+    """
+    rows = [import_row_data(cells, job.mapping) for _, cells in batch]
+    kwargs = dict(
+        channel=Channel.IMPORT, source=job.source, team=job.team, by=job.created_by, owner=job.owner, context=context
+    )
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                results = lead_services.lead_intake_many(rows=rows, **kwargs)
+        except (DatabaseError, IntegrityError):
+            logger.warning("import %s: batch failed, retrying row by row", job.pk, exc_info=True)
+            results = []
+            for row in rows:
+                try:
+                    with transaction.atomic():
+                        results.extend(lead_services.lead_intake_many(rows=[row], **kwargs))
+                except (DatabaseError, IntegrityError) as e:
+                    results.append(ValidationError({"__all__": f"could not be saved ({type(e).__name__})."}))
+        errors, created, attached, flagged = [], 0, 0, 0
+        counts = dict(job.notify_counts)
+        for (row_number, cells), result in zip(batch, results, strict=True):
+            if isinstance(result, ValidationError):
+                errors.append(ImportRowError(job=job, row_number=row_number, values=cells, reason=error_text(result)))
+            elif result.outcome == lead_services.IntakeOutcome.ATTACHED:
+                attached += 1
+                _count(counts, result.lead.owner_id, "attached")
+            else:
+                created += result.outcome == lead_services.IntakeOutcome.CREATED
+                flagged += result.outcome == lead_services.IntakeOutcome.FLAGGED
+                _count(counts, result.lead.owner_id, "created")
+        ImportRowError.objects.bulk_create(errors)
+        ImportJob.objects.filter(pk=job.pk).update(
+            rows_processed=F("rows_processed") + len(batch),
+            rows_created=F("rows_created") + created,
+            rows_attached=F("rows_attached") + attached,
+            rows_flagged=F("rows_flagged") + flagged,
+            rows_rejected=F("rows_rejected") + len(errors),
+            notify_counts=counts,
+            claimed_until=timezone.now() + IMPORT_LEASE,
+        )
+        job.notify_counts = counts
+        job.rows_processed += len(batch)
+
+
+def import_job_run(*, job_id: int, budget_seconds: float | None = None, batch_size: int = IMPORT_BATCH) -> bool:
+    """Run (or resume) an import until done or out of time; True when the job is finished.
+
+    1. Claim the job with a lease (a conditional UPDATE), so two runs never import it at once;
+       a run that died leaves a lease that expires, and the catch-up starts it again.
+    2. Stream the file from the first unprocessed row, in batches; each batch commits its
+       leads, its rejected rows and the job's counters together (resumable exactly).
+    3. At the end tell each owner once and mark the job done. With a budget, stop between
+       batches and let the caller queue the rest (keeps tasks under Celery's time limit).
+    """
+    start = time.monotonic()
+    if not _claim(job_id, timezone.now()):
+        return ImportJob.objects.filter(pk=job_id, status__in=[ImportJob.Status.DONE, ImportJob.Status.FAILED]).exists()
+    job = ImportJob.objects.select_related("team", "source", "created_by", "owner").get(pk=job_id)
+    if job.started_at is None:
+        ImportJob.objects.filter(pk=job.pk).update(started_at=timezone.now())
+    context = f"import of {job.original_name}"
+    try:
+        with (
+            job.file.open("rb") as f,
+            closing(
+                csvio.iter_rows(f.file, encoding=job.encoding, delimiter=job.delimiter, skip=job.rows_processed)
+            ) as it,
+        ):
+            batch: list[tuple[int, list[str]]] = []
+            for item in it:
+                batch.append(item)
+                if len(batch) >= batch_size:
+                    _run_batch(job, batch, context)
+                    batch = []
+                    if budget_seconds is not None and time.monotonic() - start > budget_seconds:
+                        ImportJob.objects.filter(pk=job.pk).update(claimed_until=None)
+                        return False
+            if batch:
+                _run_batch(job, batch, context)
+    except Exception as e:
+        logger.exception("import %s failed", job.pk)
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportJob.Status.FAILED, error_message=f"The import stopped: {e}"[:500], finished_at=timezone.now()
+        )
+        return True
+    with transaction.atomic():
+        lead_services.notify_owners_of_intake(counts=job.notify_counts, by=job.created_by, context=context)
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportJob.Status.DONE, finished_at=timezone.now(), claimed_until=None, rows_total=job.rows_processed
+        )
+    return True
+
+
+def import_jobs_stalled(*, now: datetime | None = None) -> list[int]:
+    """Queued or running jobs nobody holds (the task was lost or its worker died)."""
+    now = now or timezone.now()
+    return list(
+        ImportJob.objects.filter(status__in=[ImportJob.Status.QUEUED, ImportJob.Status.RUNNING])
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .filter(created_at__lt=now - timedelta(seconds=30))
+        .values_list("pk", flat=True)
+    )
+
+
+def lead_export_rows(q) -> tuple[list[str], object]:
+    """Header and a row iterator for a lead queryset already scoped and filtered by the caller."""
+    header = [
+        "id",
+        "name",
+        "email",
+        "phone",
+        "company",
+        "title",
+        "stage",
+        "source",
+        "owner",
+        "team",
+        "referred_by",
+        "received_at",
+        "first_contacted_at",
+        "last_touched_at",
+        "notes",
+    ]
+
+    def fmt(value: datetime | None) -> str:
+        return timezone.localtime(value).isoformat(timespec="seconds") if value else ""
+
+    def rows():
+        for lead in q.iterator(chunk_size=2000):
+            yield [
+                lead.pk,
+                lead.name,
+                lead.email,
+                lead.phone,
+                lead.company,
+                lead.title,
+                lead.stage,
+                lead.source.name,
+                str(lead.owner) if lead.owner_id else "",
+                lead.team.name,
+                lead.referred_by,
+                fmt(lead.received_at),
+                fmt(lead.first_contacted_at),
+                fmt(lead.last_touched_at),
+                lead.notes,
+            ]
+
+    return header, rows()
