@@ -65,6 +65,8 @@ def test_every_main_page_is_screenshotted_and_fits_the_window(page, live_server,
             wide[name] = found
 
     visit("login", "/accounts/login/")
+    visit("public-web-form", reverse("intake:public_form", args=["contact"]))
+    visit("public-web-form-thanks", reverse("intake:public_thanks", args=["contact"]))
     login(page, live_server, "ana")
     for name, path in [
         ("rep-queue", reverse("leads:queue")),
@@ -81,6 +83,7 @@ def test_every_main_page_is_screenshotted_and_fits_the_window(page, live_server,
         ("not-now", reverse("qualification:nurture", args=[lead.pk])),
         ("helpful-close", reverse("qualification:helpful_close", args=[close.pk])),
         ("password-change", reverse("password_change")),
+        ("profile-api-tokens", reverse("profile")),
     ]:
         visit(name, path)
 
@@ -92,6 +95,7 @@ def test_every_main_page_is_screenshotted_and_fits_the_window(page, live_server,
         ("manager-followups-team", reverse("followups:mine") + "?scope=team"),
         ("manager-notifications", reverse("followups:notifications")),
         ("manager-reassign", reverse("leads:reassign", args=[lead.pk])),
+        ("manager-import", reverse("intake:import_start")),
     ]:
         visit(name, path)
 
@@ -104,6 +108,7 @@ def test_every_main_page_is_screenshotted_and_fits_the_window(page, live_server,
         ("admin-reason-form", reverse("qualification:reason_edit", args=[reason.pk])),
         ("admin-audit-log", reverse("admin:audit_auditevent_changelist")),
         ("admin-followup-policy", reverse("admin:followups_followuppolicy_changelist")),
+        ("admin-webforms", reverse("admin:intake_webform_changelist")),
         ("admin-index", reverse("admin:index")),
     ]:
         visit(name, path)
