@@ -57,3 +57,13 @@ def short_ago(value) -> str:
     if (timezone.now() - value).total_seconds() < 60:
         return "just now"
     return f"{short_age(value)} ago"
+
+
+@register.filter
+def overdue(value, short: bool = False) -> str:
+    """“overdue 3 hours” (“overdue 3 h” with `short`), and “due now” in its first minute."""
+    if not value:
+        return ""
+    if (timezone.now() - value).total_seconds() < 60:
+        return "due now"
+    return f"overdue {short_age(value) if short else timesince(value)}"

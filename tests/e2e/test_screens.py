@@ -59,7 +59,7 @@ def test_every_main_page_is_screenshotted_and_fits_the_window(page, live_server,
 
     def visit(name: str, path: str) -> None:
         page.goto(f"{live_server.url}{path}")
-        page.wait_for_load_state("networkidle")
+        page.wait_for_load_state("load")
         shot(f"page-{name}")
         if found := _overflow(page):
             wide[name] = found

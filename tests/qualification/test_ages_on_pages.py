@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from leads.templatetags.leads_extras import ago, short_ago
+from leads.templatetags.leads_extras import ago, overdue, short_ago
 from tests.factories import FAILING_ANSWERS, make_call
 from tests.qualification.test_views_call import url
 
@@ -28,7 +28,16 @@ def test_ages_under_a_minute_read_just_now(seconds, long, short):
 
 
 def test_empty_ages_are_blank():
-    assert ago(None) == short_ago(None) == ""
+    assert ago(None) == short_ago(None) == overdue(None) == ""
+
+
+@pytest.mark.parametrize(
+    ("seconds", "long", "short"),
+    [(5, "due now", "due now"), (3 * 3600 + 5, "overdue 3\xa0hours", "overdue 3 h")],
+)
+def test_a_follow_up_that_just_fell_due_is_due_now_not_overdue_0_minutes(seconds, long, short):
+    when = timezone.now() - timedelta(seconds=seconds)
+    assert (overdue(when), overdue(when, True)) == (long, short)
 
 
 def test_a_call_held_a_moment_ago_is_shown_as_just_now(client, lead, rep, criteria):
