@@ -148,6 +148,104 @@ def seed(n: int) -> None:
     print(f"seeded {n} leads in {time.perf_counter() - t0:.1f} s", flush=True)
 
 
+def seed_extras() -> None:
+    """Add follow-ups, discovery calls and helpful closes to a seeded database (PostgreSQL only).
+
+    Per lead, three cadence follow-ups (day 1, 3 and 7; the day-3 one of every tenth lead is a
+    date agreed with the lead): past ones are done (a third of them a day or more late), skipped
+    or still pending (overdue); future ones pending. Closed leads' pending rows are cancelled.
+    Every lead that left stage "lead" for prospect, customer, lost or disqualified had a
+    discovery call on day 2 (passing, or failing two rules); each disqualified lead has a
+    helpful close, two thirds of them sent. Runs once: skipped when follow-ups exist.
+    """
+    from django.db import connection, transaction
+
+    from followups.models import FollowUp
+    from qualification.models import DisqualificationReason
+
+    if FollowUp.objects.exists():
+        return
+    t0 = time.perf_counter()
+    reason = DisqualificationReason.objects.order_by("pk").first()
+    passing = json.dumps(
+        {
+            "passed": True,
+            "score": 3,
+            "threshold": 3,
+            "results": [
+                {"kind": "problem_confirmed", "label": "Problem confirmed", "passed": True},
+                {"kind": "budget_known", "label": "Budget known", "passed": True},
+            ],
+        }
+    )
+    failing = json.dumps(
+        {
+            "passed": False,
+            "score": 0,
+            "threshold": 3,
+            "results": [
+                {"kind": "problem_confirmed", "label": "Problem confirmed", "passed": False},
+                {"kind": "budget_known", "label": "Budget known", "passed": False},
+            ],
+        }
+    )
+    with transaction.atomic(), connection.cursor() as c:
+        c.execute(
+            """
+            INSERT INTO followups_followup (lead_id, owner_id, due_at, kind, instruction, state, agreed_with_lead,
+                recycles_lead, created_at, completed_at, attempts, last_error)
+            SELECT l.id, l.owner_id, d.due, 'call', 'Call back', d.state, (d.day = 3 AND l.id % 10 = 0), false,
+                   l.received_at, CASE WHEN d.state = 'done' THEN d.due + (l.id % 3) * interval '1 day'
+                                       WHEN d.state IN ('skipped', 'cancelled') THEN d.due END, 0, ''
+            FROM leads_lead l
+            CROSS JOIN LATERAL (
+                SELECT x.day, l.received_at + x.day * interval '1 day' AS due,
+                       CASE WHEN l.received_at + x.day * interval '1 day' > now() - interval '1 day'
+                                 THEN CASE WHEN l.stage IN ('lead', 'prospect') THEN 'pending' ELSE 'cancelled' END
+                            WHEN (l.id + x.day) % 9 = 0 THEN 'skipped'
+                            WHEN (l.id + x.day) % 13 = 0 AND l.stage IN ('lead', 'prospect') THEN 'pending'
+                            ELSE 'done' END AS state
+                FROM (VALUES (1), (3), (7)) AS x(day)
+            ) d
+            """
+        )
+        c.execute(
+            """
+            UPDATE leads_lead l SET next_followup_at = f.due
+            FROM (SELECT lead_id, MIN(due_at) AS due FROM followups_followup WHERE state = 'pending'
+                  GROUP BY lead_id) f
+            WHERE f.lead_id = l.id
+            """
+        )
+        c.execute(
+            """
+            INSERT INTO qualification_discoverycall (lead_id, held_at, held_by_id, changes_since_last, problem,
+                budget_status, budget_currency, diy_alternative, decision_maker, timeline_status, next_step, notes,
+                evaluation, created_at)
+            SELECT l.id, LEAST(l.received_at + interval '2 days', now()), l.owner_id, '', 'Bench problem',
+                   'unknown', '', '', '', 'unknown', '', '',
+                   CASE WHEN l.stage = 'disqualified' OR l.id %% 5 = 0 THEN %s::jsonb ELSE %s::jsonb END,
+                   now()
+            FROM leads_lead l WHERE l.stage IN ('prospect', 'customer', 'lost', 'disqualified')
+            """,
+            [failing, passing],
+        )
+        if reason is not None:
+            c.execute(
+                """
+                INSERT INTO qualification_helpfulclose (lead_id, owner_id, reason_id, body, created_at, sent_at)
+                SELECT l.id, l.owner_id, %s, 'Try this', l.stage_changed_at,
+                       CASE WHEN l.id %% 3 = 0 THEN NULL ELSE l.stage_changed_at + interval '1 day' END
+                FROM leads_lead l WHERE l.stage = 'disqualified'
+                """,
+                [reason.pk],
+            )
+    with connection.cursor() as c:
+        for table in ("leads_lead", "followups_followup", "qualification_discoverycall", "qualification_helpfulclose"):
+            c.execute(f"ANALYZE {table}")
+    print(f"seeded follow-ups, calls and helpful closes in {time.perf_counter() - t0:.1f} s", flush=True)
+
+
 def measure(runs: int) -> dict:
     from django.db import connection
     from django.test import Client
@@ -164,9 +262,11 @@ def measure(runs: int) -> dict:
         "activities": Activity.objects.count(),
     }
     try:
-        from followups.models import FollowUp  # noqa: PLC0415  (issue 4; absent on this branch)
+        from followups.models import FollowUp
+        from qualification.models import DiscoveryCall
 
         counts["followups"] = FollowUp.objects.count()
+        counts["discovery_calls"] = DiscoveryCall.objects.count()
     except ImportError:
         pass
     manager = User.objects.filter(managed_teams__isnull=False).order_by("pk").first()
@@ -222,6 +322,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seed", type=int, default=0, help="first seed this many leads into an empty database")
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument(
+        "--seed-extras", action="store_true", help="add follow-ups, calls and helpful closes to a seeded database"
+    )
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         raise SystemExit("set DATABASE_URL=postgres://… (the benchmark is about PostgreSQL)")
@@ -234,6 +337,8 @@ def main() -> None:
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     if args.seed:
         seed(args.seed)
+    if args.seed or args.seed_extras:
+        seed_extras()
     results = measure(args.runs)
     results.update(
         {

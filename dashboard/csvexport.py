@@ -145,6 +145,59 @@ def _cooling(d: Dashboard) -> Iterable[list]:
         ]
 
 
+def _share_pct(share) -> float | str:
+    return "" if share.pct is None else round(share.pct, 1)
+
+
+def _discipline(d: Dashboard) -> Iterable[list]:
+    yield [
+        "rep",
+        "open_leads",
+        "leads_with_overdue_followups",
+        "open_leads_without_next_step",
+        "followups_judged",
+        "followups_on_time",
+        "on_time_pct",
+        "leads_with_late_followups",
+        "agreed_dates",
+        "agreed_dates_kept",
+        "agreed_kept_pct",
+        "leads_with_agreed_date_not_kept",
+        "leads_with_helpful_close_unsent",
+    ]
+    rows = [*d.discipline, d.discipline_total] if d.discipline_total else d.discipline
+    for r in rows:
+        yield [
+            r.label,
+            r.open.n,
+            r.overdue.n,
+            r.no_next_step.n,
+            r.on_time.n,
+            r.on_time.k,
+            _share_pct(r.on_time),
+            r.late.n,
+            r.agreed.n,
+            r.agreed.k,
+            _share_pct(r.agreed),
+            r.broken.n,
+            r.unsent.n,
+        ]
+
+
+def _rules(d: Dashboard) -> Iterable[list]:
+    q = d.qualification
+    yield ["rule", "failing_calls", "leads", "calls_in_range", "calls_passing", "calls_passing_pct"]
+    for r in q.rules if q else []:
+        yield [r.label, r.calls, r.leads.n, q.calls, q.passed.k, _share_pct(q.passed)]
+
+
+def _overrides(d: Dashboard) -> Iterable[list]:
+    q = d.qualification
+    yield ["lead", "company", "by", "reason", "changed_at"]
+    for sc in q.override_list if q else []:
+        yield [sc.lead.name, sc.lead.company, str(sc.changed_by or ""), sc.reason, sc.changed_at.isoformat()]
+
+
 TABLES: dict[str, Callable[[Dashboard], Iterable[list]]] = {
     "funnel": _funnel,
     "sources": _sources,
@@ -155,6 +208,9 @@ TABLES: dict[str, Callable[[Dashboard], Iterable[list]]] = {
     "reasons": _reasons,
     "trend": _trend,
     "cooling": _cooling,
+    "discipline": _discipline,
+    "rules": _rules,
+    "overrides": _overrides,
 }
 
 

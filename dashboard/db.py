@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from django.db.models import Aggregate, FloatField, Func
+from django.db.models import Aggregate, BooleanField, FloatField, Func, Value
 
 SQLITE_PERCENTILE = "LEADFLOW_PERCENTILE_CONT"
 
@@ -91,3 +91,52 @@ class _PercentileCont:
 def register_sqlite_functions(sender, connection, **kwargs) -> None:
     if connection.vendor == "sqlite":
         connection.connection.create_aggregate(SQLITE_PERCENTILE, 2, _PercentileCont)
+
+
+class EvaluationPassed(Func):
+    """True when a JSON evaluation (DiscoveryCall.evaluation) says "passed": true; False when it
+    says otherwise or is missing, so a call never evaluated counts as not passing."""
+
+    output_field = BooleanField()
+    conditional = True
+    arity = 1
+
+    def as_sql(self, compiler, connection, **extra_context):
+        return super().as_sql(
+            compiler, connection, template="COALESCE((%(expressions)s -> 'passed') = 'true'::jsonb, false)"
+        )
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return super().as_sql(
+            compiler, connection, template="COALESCE(json_extract(%(expressions)s, '$.passed') = 1, 0)"
+        )
+
+
+class RuleFailed(Func):
+    """True when a JSON evaluation lists a failing result for the rule kind `kind`.
+
+    The evaluation is {"passed": …, "results": [{"kind": …, "passed": …}, …]}
+    (qualification.evaluation.Evaluation.as_json). An EXISTS over the array, per row.
+    """
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, expression, kind: str, **extra):
+        super().__init__(expression, Value(kind), **extra)
+
+    def as_sql(self, compiler, connection, **extra_context):
+        field_sql, kind_sql = (compiler.compile(e) for e in self.get_source_expressions())
+        sql = (
+            f"EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE({field_sql[0]} -> 'results', '[]'::jsonb)) AS r "
+            f"WHERE r ->> 'kind' = {kind_sql[0]} AND r ->> 'passed' = 'false')"
+        )
+        return sql, (*field_sql[1], *kind_sql[1])
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        field_sql, kind_sql = (compiler.compile(e) for e in self.get_source_expressions())
+        sql = (
+            f"EXISTS (SELECT 1 FROM json_each({field_sql[0]}, '$.results') AS r "
+            f"WHERE json_extract(r.value, '$.kind') = {kind_sql[0]} AND json_extract(r.value, '$.passed') = 0)"
+        )
+        return sql, (*field_sql[1], *kind_sql[1])

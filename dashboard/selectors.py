@@ -33,6 +33,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Team, User
+from followups.models import FollowUp
 from leads.models import Lead, LeadSource, StageChange
 from leads.selectors import (
     REACHED_STAGES,
@@ -48,8 +49,11 @@ from leads.selectors import (
     response_bucket_q,
     stage_reached_q,
 )
+from qualification.models import CriteriaRule, DiscoveryCall, HelpfulClose
 
+from . import drill
 from .db import Percentile, Seconds
+from .drill import DrillWindow
 
 Stage = Lead.Stage
 
@@ -61,6 +65,8 @@ SIDE_EXITS = (Stage.DISQUALIFIED, Stage.LOST, Stage.NURTURE)
 # Stages a lead stays in for a while (customer, disqualified and lost are outcomes).
 TIMED_STAGES = (Stage.LEAD, Stage.PROSPECT, Stage.NURTURE)
 COLD_LIST_SIZE = 50
+OVERRIDE_LIST_SIZE = 20  # on the page; the CSV lists up to OVERRIDE_CSV_SIZE
+OVERRIDE_CSV_SIZE = 10_000
 TOP_REASONS = 5
 Z_95 = 1.959963984540054
 
@@ -68,12 +74,13 @@ Z_95 = 1.959963984540054
 # --- Policy knobs: one function each, so the owning branches can swap them -----------------------
 
 
-def _policy_knobs() -> tuple[int, int, int]:
-    """(SLA minutes, cooling days, cold days) from the admin's follow-up policy. One query."""
+def _policy_knobs() -> tuple[int, int, int, int]:
+    """(SLA minutes, cooling days, cold days, escalation hours) from the admin's follow-up
+    policy. One query."""
     from followups.models import FollowUpPolicy
 
     policy = FollowUpPolicy.load()
-    return policy.sla_minutes, policy.cooling_days, policy.cold_days
+    return policy.sla_minutes, policy.cooling_days, policy.cold_days, policy.escalation_hours
 
 
 def _min_sample() -> int:
@@ -158,28 +165,42 @@ def dashboard_reps(*, user: User, team_id: int | None = None) -> list[User]:
     return list(q.order_by("first_name", "last_name", "username"))
 
 
-def _scoped_leads(*, user: User, filters: DashboardFilters, team_ids: list[int]) -> QuerySet[Lead]:
-    """The user's visible leads under the team / rep / source filters (no dates).
+def _scope_q(*, user: User, filters: DashboardFilters, team_ids: list[int], prefix: str = "") -> Q | None:
+    """The user's visible leads under the team / rep / source filters (no dates), as a condition
+    on the lead (`prefix` "lead__" from a follow-up, a call, a stage change); None: no lead.
 
     The same set as `Lead.objects.visible_to(user)` (what the drilled-down lead list starts
     from), written with the team ids already loaded: `team__manager=user` would join teams and
-    scan every lead, `team_id IN (…)` uses the lead indexes.
+    scan every lead, `team_id IN (…)` uses the lead indexes. As a condition on the joined lead
+    (not `lead__in=<subquery>`), PostgreSQL joins each row to its lead once.
     """
-    if filters.team_id:
-        q = Lead.objects.filter(team_id=filters.team_id) if filters.team_id in team_ids else Lead.objects.none()
-    elif user.has_perm("leads.view_all_leads"):
-        q = Lead.objects.all()
-    elif user.has_perm("leads.view_team_leads"):
-        q = Lead.objects.filter(Q(owner=user) | Q(team_id__in=team_ids))
-    else:
-        q = Lead.objects.filter(owner=user)
+    p = prefix
     if not user.is_active:
-        q = Lead.objects.none()
+        return None
+    if filters.team_id:
+        if filters.team_id not in team_ids:
+            return None
+        cond = Q(**{f"{p}team_id": filters.team_id})
+    elif user.has_perm("leads.view_all_leads"):
+        cond = Q()
+    elif user.has_perm("leads.view_team_leads"):
+        cond = Q(**{f"{p}owner": user}) | Q(**{f"{p}team_id__in": team_ids})
+    else:
+        cond = Q(**{f"{p}owner": user})
     if filters.owner_id:
-        q = q.filter(owner_id=filters.owner_id)
+        cond &= Q(**{f"{p}owner_id": filters.owner_id})
     if filters.source_id:
-        q = q.filter(source_id=filters.source_id)
-    return q
+        cond &= Q(**{f"{p}source_id": filters.source_id})
+    return cond
+
+
+def _scoped(model, scope: Q | None) -> QuerySet:
+    return model.objects.none() if scope is None else model.objects.filter(scope)
+
+
+def _scoped_leads(*, user: User, filters: DashboardFilters, team_ids: list[int]) -> QuerySet[Lead]:
+    """The user's visible leads under the team / rep / source filters (no dates): see _scope_q."""
+    return _scoped(Lead, _scope_q(user=user, filters=filters, team_ids=team_ids))
 
 
 def dashboard_leads(*, user: User, filters: DashboardFilters, team_ids: list[int]) -> QuerySet[Lead]:
@@ -422,9 +443,10 @@ class Dashboard:
     cooling: Num
     cold: Num
     cooling_leads: list[Lead]
-    # Placeholders until the qualification (issue 3) and follow-ups (issue 4) branches land.
-    followup_discipline: None = None
-    qualification: None = None
+    discipline: list[DisciplineRow] = field(default_factory=list)
+    discipline_total: DisciplineRow | None = None
+    qualification: Qualification | None = None
+    escalation_hours: int = 24
 
     @property
     def bucket_labels(self) -> list[str]:
@@ -465,7 +487,12 @@ def _minutes(seconds: float | None) -> float | None:
 
 
 def dashboard_build(
-    *, user: User, filters: DashboardFilters, teams: list[Team] | None = None, now: datetime | None = None
+    *,
+    user: User,
+    filters: DashboardFilters,
+    teams: list[Team] | None = None,
+    now: datetime | None = None,
+    override_limit: int = OVERRIDE_LIST_SIZE,
 ) -> Dashboard:
     """Everything the dashboard page shows, in a fixed number of queries (11).
 
@@ -475,11 +502,14 @@ def dashboard_build(
     7. Disqualification reasons per source.
     8. Leads received per week, 9. moves into prospect / customer per week.
     10. Open leads going cold: the longest waits first, and 11. their counts.
-    `teams` is dashboard_teams(user) when the caller has it already (else one more query).
+    12–15. Follow-up discipline per rep (see _discipline).
+    16–18. Qualification: calls and failing rules, override counts, the override list.
+    `teams` is dashboard_teams(user) when the caller has it already (else one more query);
+    `override_limit` caps the override list (the CSV asks for more).
     """
     now = now or timezone.now()
     team_ids = [t.pk for t in (teams if teams is not None else dashboard_teams(user=user))]
-    sla, cooling_days, cold_days = _policy_knobs()
+    sla, cooling_days, cold_days, escalation_hours = _policy_knobs()
     min_sample = _min_sample()
     leads = dashboard_leads(user=user, filters=filters, team_ids=team_ids)
     link = lambda **extra: _link(filters, **extra)  # noqa: E731
@@ -636,6 +666,13 @@ def dashboard_build(
     for lead in cooling_leads:
         lead.is_cold_now = lead.waiting_since() <= cold_cut
 
+    # 12–18. Follow-up discipline and qualification, over the scoped leads (no cohort: the range
+    # picks the follow-ups due, the calls held and the overrides made in it).
+    scope = _scope_q(user=user, filters=filters, team_ids=team_ids, prefix="lead__")
+    window = DrillWindow(since=filters.start, until=filters.end, now=now, grace=timedelta(hours=escalation_hours))
+    discipline, discipline_total = _discipline(scoped_open, scope, filters, window)
+    qualification = _qualification(scope, filters, window, override_limit=override_limit)
+
     return Dashboard(
         filters=filters,
         now=now,
@@ -656,6 +693,10 @@ def dashboard_build(
         cooling=Num(counts["cooling"], cold_link(cooling_days)),
         cold=Num(counts["cold"], cold_link(cold_days)),
         cooling_leads=cooling_leads,
+        discipline=discipline,
+        discipline_total=discipline_total,
+        qualification=qualification,
+        escalation_hours=escalation_hours,
     )
 
 
@@ -747,3 +788,200 @@ def _as_date(value: datetime | date) -> date:
 
 def dashboard_sources() -> QuerySet[LeadSource]:
     return LeadSource.objects.order_by("name")
+
+
+# --- Follow-up discipline and qualification -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Share:
+    """k of n things that are not leads (follow-ups, calls): a percentage, shown beside the
+    lead counts that link (a follow-up share has no lead list of the same size)."""
+
+    k: int
+    n: int
+
+    @property
+    def pct(self) -> float | None:
+        return 100.0 * self.k / self.n if self.n else None
+
+
+@dataclass
+class DisciplineRow:
+    label: str
+    key: int | None
+    open: Num
+    overdue: Num  # leads with an overdue follow-up
+    no_next_step: Num
+    on_time: Share  # follow-ups judged in the range (see dashboard.drill)
+    late: Num  # leads with a follow-up late or missed in the range
+    agreed: Share
+    broken: Num  # leads with an agreed date not kept
+    unsent: Num  # leads with a helpful close not sent
+
+
+DISCIPLINE_KEYS = ("open", "overdue", "open_pending", "unsent", "due", "on_time", "late", "agreed", "kept", "broken")
+
+
+def _person_label(row: dict[str, Any], prefix: str) -> str:
+    name = f"{row[f'{prefix}first_name'] or ''} {row[f'{prefix}last_name'] or ''}".strip()
+    return name or row[f"{prefix}username"]
+
+
+def _discipline(
+    scoped_open: QuerySet[Lead], scope: Q | None, filters: DashboardFilters, w: DrillWindow
+) -> tuple[list[DisciplineRow], DisciplineRow]:
+    """Per rep (the leads' current owner). Four GROUP BY queries, each over a small set: open
+    leads, pending follow-ups, unsent helpful closes, follow-ups due in the range.
+
+    Every linked figure counts distinct leads, and a lead has one owner, so the rows add up to
+    the total row and each link lists exactly its count.
+    """
+    names = ("first_name", "last_name", "username")
+    owner = "lead__owner_id"
+    q1 = scoped_open.values("owner_id", *[f"owner__{n}" for n in names]).annotate(open=Count("id")).order_by()
+    q2 = (
+        _scoped(FollowUp, scope)
+        .filter(drill.pending_q())
+        .values(owner, *[f"lead__owner__{n}" for n in names])
+        .annotate(
+            overdue=Count("lead_id", distinct=True, filter=Q(due_at__lte=w.now)),
+            open_pending=Count("lead_id", distinct=True, filter=Q(lead__stage__in=Lead.OPEN_STAGES)),
+        )
+        .order_by()
+    )
+    q3 = (
+        _scoped(HelpfulClose, scope)
+        .filter(sent_at__isnull=True)
+        .values(owner, *[f"lead__owner__{n}" for n in names])
+        .annotate(unsent=Count("lead_id", distinct=True))
+        .order_by()
+    )
+    q4 = (
+        _scoped(FollowUp, scope)
+        .filter(drill.judged_q(w))
+        .values(owner, *[f"lead__owner__{n}" for n in names])
+        .annotate(
+            due=Count("id"),
+            on_time=Count("id", filter=drill.on_time_q(w)),
+            late=Count("lead_id", distinct=True, filter=drill.late_q(w)),
+            agreed=Count("id", filter=Q(agreed_with_lead=True)),
+            kept=Count("id", filter=Q(agreed_with_lead=True) & drill.agreed_kept_q()),
+            broken=Count("lead_id", distinct=True, filter=drill.agreed_broken_q(w)),
+        )
+        .order_by()
+    )
+    cells: dict[int | None, dict[str, Any]] = {}
+    for rows, prefix in ((q1, "owner__"), (q2, "lead__owner__"), (q3, "lead__owner__"), (q4, "lead__owner__")):
+        for row in rows:
+            key = row["owner_id"] if prefix == "owner__" else row[owner]
+            cell = cells.setdefault(key, dict.fromkeys(DISCIPLINE_KEYS, 0))
+            if key is not None:
+                cell["label"] = _person_label(row, prefix)
+            for k in DISCIPLINE_KEYS:
+                if k in row:
+                    cell[k] = row[k]
+
+    def make(label: str, key: int | None, c: dict[str, Any], **who: Any) -> DisciplineRow:
+        def link(code: str = "", *, ranged: bool = False, **extra: Any) -> str:
+            if ranged:
+                extra.update(drill_from=filters.date_from.isoformat(), drill_to=filters.date_to.isoformat())
+            return _link(filters, with_dates=False, drill=code, **who, **extra)
+
+        return DisciplineRow(
+            label=label,
+            key=key,
+            open=Num(c["open"], link(stage=STAGE_FILTER_OPEN)),
+            overdue=Num(c["overdue"], link(drill.FOLLOWUP_OVERDUE)),
+            no_next_step=Num(c["open"] - c["open_pending"], link(drill.NO_NEXT_STEP)),
+            on_time=Share(c["on_time"], c["due"]),
+            late=Num(c["late"], link(drill.FOLLOWUP_LATE, ranged=True)),
+            agreed=Share(c["kept"], c["agreed"]),
+            broken=Num(c["broken"], link(drill.AGREED_BROKEN, ranged=True)),
+            unsent=Num(c["unsent"], link(drill.CLOSE_UNSENT)),
+        )
+
+    out = []
+    for key, c in cells.items():
+        if key is None:
+            out.append(make("Unassigned", None, c, unassigned="on"))
+        else:
+            out.append(make(c["label"], key, c, owner=key))
+    out.sort(key=lambda r: (r.key is None, r.label.lower(), r.key or 0))
+    total = {k: sum(c[k] for c in cells.values()) for k in DISCIPLINE_KEYS}
+    return out, make("All", None, total)
+
+
+@dataclass
+class RuleFailures:
+    kind: str
+    label: str
+    calls: int
+    leads: Num
+
+
+@dataclass
+class Qualification:
+    calls: int
+    passed: Share  # calls passing / calls held in the range
+    leads_called: Num
+    leads_passed: Num
+    leads_failed: Num
+    rules: list[RuleFailures]
+    overrides: int
+    override_leads: Num
+    override_list: list[StageChange]
+
+
+def _qualification(scope: Q | None, filters: DashboardFilters, w: DrillWindow, *, override_limit: int) -> Qualification:
+    """Discovery calls held in the range and manager overrides made in it. Three queries:
+    1. the calls: count, passing, leads, and per rule kind the failing calls and their leads
+       (conditional counts over the JSON evaluation, one pass);
+    2. override counts; 3. the latest overrides with their lead and manager.
+    """
+    kinds = CriteriaRule.Kind.values
+    calls = _scoped(DiscoveryCall, scope).filter(drill.calls_in(w))
+    agg = calls.aggregate(
+        calls=Count("id"),
+        passed=Count("id", filter=drill.call_passed_q()),
+        leads=Count("lead_id", distinct=True),
+        leads_passed=Count("lead_id", distinct=True, filter=drill.call_passed_q()),
+        leads_failed=Count("lead_id", distinct=True, filter=drill.call_failed_q()),
+        **{f"calls_{i}": Count("id", filter=drill.rule_failed_q(k)) for i, k in enumerate(kinds)},
+        **{f"leads_{i}": Count("lead_id", distinct=True, filter=drill.rule_failed_q(k)) for i, k in enumerate(kinds)},
+    )
+    overrides = _scoped(StageChange, scope).filter(drill.overrides_in(w))
+    ov = overrides.aggregate(n=Count("id"), leads=Count("lead_id", distinct=True))
+    override_list = list(overrides.select_related("lead", "changed_by").order_by("-changed_at", "-id")[:override_limit])
+
+    def link(code: str) -> str:
+        return _link(
+            filters,
+            with_dates=False,
+            drill=code,
+            drill_from=filters.date_from.isoformat(),
+            drill_to=filters.date_to.isoformat(),
+        )
+
+    rules = [
+        RuleFailures(
+            kind=k,
+            label=CriteriaRule.Kind(k).label,
+            calls=agg[f"calls_{i}"],
+            leads=Num(agg[f"leads_{i}"], link(f"{drill.RULE_FAILED}{k}")),
+        )
+        for i, k in enumerate(kinds)
+        if agg[f"calls_{i}"]
+    ]
+    rules.sort(key=lambda r: (-r.calls, -r.leads.n, r.label))
+    return Qualification(
+        calls=agg["calls"],
+        passed=Share(agg["passed"], agg["calls"]),
+        leads_called=Num(agg["leads"], link(drill.CALL_HELD)),
+        leads_passed=Num(agg["leads_passed"], link(drill.CALL_PASSED)),
+        leads_failed=Num(agg["leads_failed"], link(drill.CALL_FAILED)),
+        rules=rules,
+        overrides=ov["n"],
+        override_leads=Num(ov["leads"], link(drill.OVERRIDE)),
+        override_list=override_list,
+    )

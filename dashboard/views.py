@@ -67,7 +67,8 @@ def export_csv(request: HttpRequest, table: str) -> HttpResponse:
     if table not in csvexport.TABLES:
         raise Http404
     _form, filters, _reps, teams = _filters(request)
-    dash = selectors.dashboard_build(user=request.user, filters=filters, teams=teams)
+    limit = selectors.OVERRIDE_CSV_SIZE if table == "overrides" else selectors.OVERRIDE_LIST_SIZE
+    dash = selectors.dashboard_build(user=request.user, filters=filters, teams=teams, override_limit=limit)
     return csvexport.response(dash, table)
 
 

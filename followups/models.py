@@ -280,6 +280,13 @@ class FollowUp(models.Model):
             models.Index(fields=["lead", "due_at"], name="followup_lead_pending_idx", condition=Q(state="pending")),
             # "My follow-ups": a person's pending rows by due time.
             models.Index(fields=["owner", "due_at"], name="followup_owner_pending_idx", condition=Q(state="pending")),
+            # The dashboard's follow-up discipline: a rep's follow-ups due in a date range
+            # (dashboard.drill.judged_q; cancelled rows and nurture recycles never count).
+            models.Index(
+                fields=["due_at"],
+                name="followup_worked_due_idx",
+                condition=Q(state__in=["pending", "done", "skipped"], recycles_lead=False),
+            ),
         ]
         constraints = [
             models.CheckConstraint(

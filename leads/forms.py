@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django.utils import timezone
 
 from accounts.models import Team, User
+from dashboard.drill import DRILL_CHOICES, NEEDS_GRACE, DrillWindow, drill_grace, drill_q
 
 from .models import Activity, Lead, LeadSource
 from .normalize import normalize_email, normalize_phone
@@ -150,6 +154,10 @@ class LeadFilterForm(forms.Form):
     idle_days = forms.IntegerField(required=False, min_value=0, max_value=3650)
     # Compared as given with disqualification_reason_key() (the dashboard links with its value).
     dq_reason = forms.CharField(required=False, max_length=2000, strip=False, label="Disqualified for")
+    # The follow-up discipline and qualification panels (dashboard.drill): a condition and its range.
+    drill = forms.ChoiceField(required=False, choices=[("", "—"), *DRILL_CHOICES], label="Which")
+    drill_from = forms.DateField(required=False, label="From")
+    drill_to = forms.DateField(required=False, label="To")
 
     DRILL_FIELDS = (
         "team",
@@ -164,6 +172,9 @@ class LeadFilterForm(forms.Form):
         "response",
         "idle_days",
         "dq_reason",
+        "drill",
+        "drill_from",
+        "drill_to",
     )
 
     def to_filters(self) -> LeadFilters:
@@ -187,7 +198,21 @@ class LeadFilterForm(forms.Form):
             response=data["response"],
             idle_days=data["idle_days"],
             dq_reason=data["dq_reason"],
+            extra=self._drill_conditions(),
         )
+
+    def _drill_conditions(self) -> tuple[Q, ...]:
+        data = self.cleaned_data
+        if not data.get("drill"):
+            return ()
+        code = data["drill"]
+        window = DrillWindow(
+            since=day_start(data["drill_from"]) if data.get("drill_from") else None,
+            until=day_end(data["drill_to"]) if data.get("drill_to") else None,
+            now=timezone.now(),
+            grace=drill_grace() if code in NEEDS_GRACE else timedelta(0),
+        )
+        return (drill_q(code, window),)
 
     def drill_summary(self) -> list[tuple[str, str]]:
         """(label, value) of the drill-down filters in use, for the line above the list."""

@@ -124,6 +124,9 @@ class LeadFilters:
     idle_days: int | None = None
     dq_reason: str = ""  # disqualified with this reason key (disqualification_reason_key)
     now: datetime | None = None  # "now" for idle_days; the request's time when None
+    # More lead conditions, ANDed in (the dashboard's follow-up and qualification drill-downs,
+    # built by dashboard.drill.drill_q).
+    extra: tuple[Q, ...] = ()
 
 
 def _apply_stage(q: QuerySet[Lead], stage: str) -> QuerySet[Lead]:
@@ -164,6 +167,8 @@ def _apply_filters_but_stage(q: QuerySet[Lead], filters: LeadFilters) -> QuerySe
         q = q.filter(idle_q(days=filters.idle_days, now=filters.now or timezone.now()))
     if filters.dq_reason:
         q = q.filter(disqualified_for_q(filters.dq_reason, since=filters.changed_from, until=filters.changed_to))
+    for cond in filters.extra:
+        q = q.filter(cond)
     return q
 
 

@@ -70,6 +70,8 @@ class DiscoveryCall(models.Model):
         indexes = [
             # "The latest call of a lead": the gate, the lead page and the call page's recap.
             models.Index(fields=["lead", "-held_at", "-id"], name="call_lead_latest_idx"),
+            # The dashboard's qualification panel: calls held in a date range.
+            models.Index(fields=["held_at"], name="call_held_idx"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -51,3 +51,17 @@ def duration_min(minutes) -> str:
 @register.filter
 def days(value) -> str:
     return "—" if value is None else f"{value:.1f} d"
+
+
+@register.simple_tag
+def share(value) -> str:
+    """k of n follow-ups or calls as a percentage (no link: the lead counts beside it link)."""
+    if value is None or value.pct is None:
+        return format_html('<span class="text-body-tertiary" title="{}">—</span>', "none to judge")
+    return format_html(
+        '<span class="share" title="{} of {}">{}%</span> <span class="small text-body-secondary">of {}</span>',
+        value.k,
+        value.n,
+        f"{value.pct:.0f}",
+        value.n,
+    )

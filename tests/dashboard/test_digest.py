@@ -73,6 +73,7 @@ def test_every_beat_entry_names_a_registered_task_and_expires():
     from django.conf import settings
 
     assert "dashboard-weekly-digest" in settings.CELERY_BEAT_SCHEDULE
+    app.loader.import_default_modules()  # what a worker does at start: every app's tasks module
     for entry in settings.CELERY_BEAT_SCHEDULE.values():
         assert entry["task"] in app.tasks
         assert entry["options"]["expires"] > 0
