@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export LEADFLOW_PORT ?= 8000
 
-.PHONY: setup run test lint format migrations-check check clean
+.PHONY: setup run test loadtest lint format migrations-check check clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ run: setup
 
 test: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Not part of `make test`: a private PostgreSQL + Redis + gunicorn + Celery on 127.0.0.1, 60 s of
+# load, then PostgreSQL and Redis faults (loadtest/run.py). About 3 minutes; figures in loadtest/results/.
+loadtest: setup
+	$(PY) loadtest/run.py $(LOADTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -5,7 +5,9 @@ from .models import AuditEvent
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "action", "actor", "lead", "summary"]
+    # No separate lead column: the summary starts with the lead's name, and at 1366 px the extra
+    # column squeezed the summary to one word per line.
+    list_display = ["created_at", "action", "actor", "summary"]
     list_filter = ["action"]
     search_fields = ["summary", "actor__username", "lead__name"]
     list_select_related = ["actor", "lead"]

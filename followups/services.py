@@ -21,7 +21,7 @@ from django.core.mail import get_connection
 from django.db import connection as db_connection
 from django.db import models, transaction
 from django.db.models import F, Min, OuterRef, Q, Subquery
-from django.utils import timezone
+from django.utils import dateformat, timezone
 
 from accounts.models import Membership, User
 from leads.models import Lead
@@ -562,7 +562,8 @@ def _notification(*, user: User, kind: str, key: str, text: str, lead: Lead, now
 
 
 def _local(when: datetime, user: User) -> str:
-    return timezone.localtime(when, zone_of(user)).strftime("%a %d %b, %H:%M")
+    # The pages' format ("D j M, H:i": "Fri 6 Nov, 09:40"), so a reminder reads like the page it links to.
+    return dateformat.format(timezone.localtime(when, zone_of(user)), "D j M, H:i")
 
 
 def _lead_label(lead: Lead) -> str:
@@ -740,8 +741,11 @@ def _sla_sends(clock: SlaClock, *, now: datetime) -> tuple[list[_Send], set[str]
         sends.append(_Send(clock.pk, n, "sla-alert", {**base_ctx, "recipient": owner, "to_manager": False}))
     if clock.manager_alerted_at is None and clock.manager_due_at <= now:
         marks.add("manager_alerted_at")
-        who = lead.owner or "nobody"
-        text = f"Speed-to-lead missed: {_lead_label(lead)} ({who}) still not contacted since {_local(lead.received_at, manager)}"
+        who = f"owner {lead.owner}" if lead.owner else "no owner"
+        text = (
+            f"Speed-to-lead missed: {_lead_label(lead)}, {who}, "
+            f"still not contacted since {_local(lead.received_at, manager)}"
+        )
         n = _notification(
             user=manager,
             kind=Notification.Kind.SLA_MANAGER,

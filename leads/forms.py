@@ -255,7 +255,7 @@ class ActivityForm(forms.ModelForm):
         model = Activity
         fields = ["kind", "outcome", "occurred_at"]
         labels = {"outcome": "What happened"}
-        widgets = {"outcome": forms.TextInput(attrs={"placeholder": "e.g. Left a voicemail, will call back Tuesday"})}
+        widgets = {"outcome": forms.TextInput(attrs={"placeholder": "e.g. Left a voicemail"})}
 
 
 class ReassignForm(forms.Form):

@@ -116,6 +116,13 @@ def criteria_snapshot(version: Any, rules: Iterable[Any]) -> Criteria:
     )
 
 
+def points_phrase(score: int, threshold: int) -> str:
+    """“1 of the 3 points needed” while short; “6 points, 3 needed” once there (never “6 of the 3”)."""
+    if score < threshold:
+        return f"{score} of the {threshold} points needed"
+    return f"{score} point{'s' if score != 1 else ''}, {threshold} needed"
+
+
 @dataclass(frozen=True)
 class RuleResult:
     rule: Rule
@@ -146,7 +153,7 @@ class Evaluation:
     def summary(self) -> str:
         """One sentence for the top of the checklist and for refusals."""
         required_failing = sum(1 for r in self.failing if r.rule.required)
-        points = f"{self.score} of the {self.threshold} points needed" if self.threshold else ""
+        points = points_phrase(self.score, self.threshold) if self.threshold else ""
         if self.passed:
             return "Sales-ready: every required rule passes" + (f", {points}." if points else ".")
         parts = []

@@ -1,5 +1,6 @@
 from django import template
 from django.utils import timezone
+from django.utils.timesince import timesince
 
 from leads.normalize import format_phone
 
@@ -36,3 +37,33 @@ def short_age(value) -> str:
     if seconds < 86400:
         return f"{seconds // 3600} h"
     return f"{seconds // 86400} d"
+
+
+@register.filter
+def ago(value) -> str:
+    """“3 hours ago”, and “just now” under a minute (Django's timesince alone says “0 minutes”)."""
+    if not value:
+        return ""
+    if (timezone.now() - value).total_seconds() < 60:
+        return "just now"
+    return f"{timesince(value)} ago"
+
+
+@register.filter
+def short_ago(value) -> str:
+    """The short form for lists: “3 min ago”, “2 h ago”, and “just now” under a minute."""
+    if not value:
+        return ""
+    if (timezone.now() - value).total_seconds() < 60:
+        return "just now"
+    return f"{short_age(value)} ago"
+
+
+@register.filter
+def overdue(value, short: bool = False) -> str:
+    """“overdue 3 hours” (“overdue 3 h” with `short`), and “due now” in its first minute."""
+    if not value:
+        return ""
+    if (timezone.now() - value).total_seconds() < 60:
+        return "due now"
+    return f"overdue {short_age(value) if short else timesince(value)}"

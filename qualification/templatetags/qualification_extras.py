@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import template
 
 from qualification.currencies import format_money
+from qualification.evaluation import points_phrase
 
 register = template.Library()
 
@@ -24,3 +25,9 @@ def tri(value) -> str:
 @register.inclusion_tag("qualification/_checklist.html")
 def checklist(evaluation, criteria=None, compact: bool = False):
     return {"evaluation": evaluation, "criteria": criteria, "compact": compact}
+
+
+@register.filter
+def points(evaluation) -> str:
+    """A recorded evaluation's score against its threshold, as the checklist words it."""
+    return points_phrase(evaluation.get("score") or 0, evaluation.get("threshold") or 0)

@@ -139,7 +139,7 @@ def test_journey_rep_qualifies_a_lead_to_customer(page, live_server, small_demo,
     customer.get_by_role("button", name="Confirm: Customer").click()
     page.get_by_text("Moved to Customer.").wait_for()
     history = page.locator("ol.timeline")
-    assert "Criteria v1: passed (6 of 3 points needed)" in history.inner_text()
+    assert "Criteria v1: passed (6 points, 3 needed)" in history.inner_text()
     shot("journey1-06-customer")
 
     lead = Lead.objects.get(email="paula@quinn-print.example")
@@ -276,7 +276,7 @@ def test_journey_admin_changes_criteria(page, live_server, small_demo, shot):
 
     # The lead that went through under v1 keeps v1 in its history.
     page.goto(f"{live_server.url}{early.get_absolute_url()}")
-    assert "Criteria v1: passed (3 of 3 points needed)" in page.locator("ol.timeline").inner_text()
+    assert "Criteria v1: passed (3 points, 3 needed)" in page.locator("ol.timeline").inner_text()
     # Today's criteria do not judge it again: the re-evaluation is only there for reference.
     assert page.get_by_text("Past the sales-ready gate").is_visible()
     assert not page.get_by_text("Not sales-ready yet").is_visible()

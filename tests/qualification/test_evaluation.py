@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from qualification.evaluation import CallAnswers, Criteria, Rule, evaluate
+from qualification.evaluation import CallAnswers, Criteria, Rule, evaluate, points_phrase
 from qualification.models import DiscoveryCall
 
 HELD = datetime(2026, 11, 2, 15, 30, tzinfo=UTC)
@@ -181,6 +181,29 @@ def test_refusal_lists_failing_required_rules_then_the_missing_points():
     assert "Score 2 is below the 4 points needed." in messages
     assert "Not known yet who decides." in messages
     assert result.summary() == "Not sales-ready yet: 1 required rule not met; 2 of the 4 points needed."
+
+
+def test_a_score_above_the_threshold_reads_as_points_and_what_was_needed():
+    call = answers(problem_confirmed=True, decision_maker="Dana", **RICH)
+
+    result = evaluate(call, Criteria(threshold=1, rules=WEIGHTED))
+
+    assert result.passed and result.score > 1
+    assert result.summary() == f"Sales-ready: every required rule passes, {result.score} points, 1 needed."
+    assert "of the 1" not in result.summary()
+
+
+@pytest.mark.parametrize(
+    ("score", "threshold", "phrase"),
+    [
+        (1, 3, "1 of the 3 points needed"),
+        (3, 3, "3 points, 3 needed"),
+        (6, 3, "6 points, 3 needed"),
+        (1, 1, "1 point, 1 needed"),
+    ],
+)
+def test_points_phrase(score, threshold, phrase):
+    assert points_phrase(score, threshold) == phrase
 
 
 def test_no_rules_means_nothing_to_fail():

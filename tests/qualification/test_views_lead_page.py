@@ -98,7 +98,7 @@ def test_a_manager_overrides_with_a_reason_and_the_history_shows_it(client, lead
     assert change.is_override and change.reason == "Signed LOI"
     html = client.get(lead.get_absolute_url()).content.decode()
     assert "manager override" in html
-    assert "Criteria v1: not met (1 of 3 points needed)" in html
+    assert "Criteria v1: not met (1 of the 3 points needed)" in html
 
 
 def test_a_manager_override_without_reason_is_refused(client, lead, manager, criteria):
