@@ -57,7 +57,13 @@ def ensure_database(db_url: str) -> bool:
 
     name = seed.database_name(db_url)
     admin_url = db_url.rsplit("/", 1)[0] + "/postgres"
-    conn = psycopg2.connect(admin_url)
+    try:
+        conn = psycopg2.connect(admin_url, connect_timeout=5)
+    except psycopg2.OperationalError as e:
+        raise SystemExit(
+            f"PostgreSQL is not reachable at {admin_url}: {e}\n"
+            "Start it (Debian: pg_ctlcluster --skip-systemctl-redirect 15 main start) or set BENCH_DATABASE_URL."
+        ) from None
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
@@ -187,7 +193,10 @@ def main() -> int:
         parts[part.name] = _run_part(part, db_url, n_leads)
 
     # The machine may be shared: say how busy it was, figures are wall-clock times.
-    meta["load_average"] = {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]}
+    meta["load_average"] = {
+        "before": [round(x, 2) for x in load_before],
+        "after": [round(x, 2) for x in os.getloadavg()],
+    }
     RESULTS_DIR.mkdir(exist_ok=True)
     markdown = render(meta, parts)
     payload = json.dumps({"meta": meta, "parts": parts}, indent=1, default=str)

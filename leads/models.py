@@ -4,8 +4,18 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, F, IntegerField, Q, Value, When
+from django.db.models.functions import Coalesce
 from django.urls import reverse
+
+# The work queue's order: uncontacted leads first, then the least recently touched (oldest
+# first). Used by leads.selectors and by the indexes below that read leads in this order, so
+# a page of a million-lead queue is an index range scan, not a sort: keep the two together.
+QUEUE_ORDER = (
+    Case(When(first_contacted_at__isnull=True, then=Value(0)), default=Value(1), output_field=IntegerField()),
+    Coalesce("last_touched_at", "received_at"),
+    F("id"),
+)
 
 
 class LeadSource(models.Model):
@@ -96,9 +106,23 @@ class Lead(models.Model):
             ("override_gate", "Can move a lead to prospect without a passing call, with a reason"),
         ]
         indexes = [
-            # The work queue: a rep's open leads, uncontacted first (oldest first), then by last touch.
+            # Counting a rep's leads per stage (the queue's filter bar).
             models.Index(fields=["owner", "stage", "first_contacted_at", "last_touched_at"], name="lead_queue_idx"),
+            # Counting a team's leads per stage (a manager's filter bar).
             models.Index(fields=["team", "stage"], name="lead_team_stage_idx"),
+            # The queue in QUEUE_ORDER for each scope a list page filters on: a rep's leads (or
+            # the owner filter), a manager's team, a source, everything (admins). The stage is
+            # checked while reading, so one index serves every stage tab.
+            models.Index(F("owner"), *QUEUE_ORDER, name="lead_owner_order_idx"),
+            models.Index(F("team"), *QUEUE_ORDER, name="lead_team_order_idx"),
+            models.Index(F("source"), *QUEUE_ORDER, name="lead_source_order_idx"),
+            models.Index(*QUEUE_ORDER, name="lead_order_idx"),
+            # Counting per stage for admins, and under a source filter for anyone (team and
+            # owner are in the key so those counts are read from the index alone).
+            models.Index(fields=["stage"], name="lead_stage_idx"),
+            models.Index(fields=["source", "stage", "team", "owner"], name="lead_source_stage_idx"),
+            # Search (name, email, company contain a term) uses trigram GIN indexes on
+            # PostgreSQL, created by migration 0005 outside the model state (SQLite has none).
             models.Index(fields=["received_at"], name="lead_received_idx"),
             # Duplicate look-ups on create (normalised values, so plain equality).
             models.Index(fields=["email"], name="lead_email_idx", condition=~Q(email="")),
