@@ -128,7 +128,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             owner_id=data["owner"].pk if data.get("owner") else None,
         )
     counts = selectors.lead_stage_counts(user=request.user, filters=filters)
-    q = selectors.lead_list_needing_attention(user=request.user, filters=filters)
+    q = selectors.lead_list_needing_attention(user=request.user, filters=filters, counts=counts)
     if counts.is_exact(filters.stage):
         paginator = KnownCountPaginator(q, PAGE_SIZE, count=counts[filters.stage])
     else:

@@ -64,7 +64,15 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name="lead",
-            index=models.Index(fields=["stage"], name="lead_stage_idx"),
+            index=models.Index(models.F("team"), models.F("stage"), *QUEUE_ORDER, name="lead_team_stage_order_idx"),
+        ),
+        migrations.AddIndex(
+            model_name="lead",
+            index=models.Index(models.F("source"), models.F("stage"), *QUEUE_ORDER, name="lead_source_stage_order_idx"),
+        ),
+        migrations.AddIndex(
+            model_name="lead",
+            index=models.Index(models.F("stage"), *QUEUE_ORDER, name="lead_stage_order_idx"),
         ),
         migrations.AddIndex(
             model_name="lead",

@@ -119,15 +119,15 @@ def test_the_admin_pages_run_a_fixed_number_of_queries(
     assert response.context["leads"]
 
 
-@pytest.mark.parametrize("page", ["1", "2", "99"])
+@pytest.mark.parametrize("page_number", ["1", "2", "99"])
 def test_a_list_over_the_count_cap_pages_without_counting(
-    client, rep, team, source, django_assert_num_queries, monkeypatch, page
+    client, rep, team, source, django_assert_num_queries, monkeypatch, page_number
 ):
     monkeypatch.setattr(selectors, "COUNT_CAP", 10)
     _bulk_leads(60, owner=rep, team=team, source=source)
     client.force_login(rep)
     with django_assert_num_queries(QUEUE_QUERIES_REP):
-        response = client.get(reverse("leads:queue"), {"stage": "all", "page": page})
+        response = client.get(reverse("leads:queue"), {"stage": "all", "page": page_number})
     assert response.status_code == 200
     assert response.context["page"].paginator.count_is_exact is False
 
