@@ -138,6 +138,7 @@ def test_the_queue_shows_capped_counts_and_pages_on_without_them(client, rep, te
     assert "Page 3 of 3" in third.content.decode()
     past_the_end = client.get(reverse("leads:queue"), {"page": "7"})
     assert past_the_end.status_code == 200 and not past_the_end.context["leads"]
+    assert "Back to the first page" in past_the_end.content.decode()
 
 
 def _plan(q) -> str:
