@@ -47,6 +47,18 @@ def test_a_manager_without_leads_elsewhere_is_scoped_by_team_alone(manager, rep,
     assert f'"leads_lead"."team_id" IN ({team.pk})' in sql
 
 
+def test_a_manager_of_two_teams_sees_both_in_queue_order_with_counts(client, manager, rep, other_rep, team, source):
+    second = make_team("West", manager=manager, members=[other_rep])
+    now = timezone.now()
+    make_lead(owner=rep, team=team, source=source, name="Older", received_at=now - timedelta(days=3))
+    make_lead(owner=other_rep, team=second, source=source, name="Oldest", received_at=now - timedelta(days=5))
+    make_lead(owner=rep, team=team, source=source, name="Newest", received_at=now - timedelta(days=1))
+    client.force_login(manager)
+    response = client.get(reverse("leads:queue"))
+    assert [lead.name for lead in response.context["leads"]] == ["Oldest", "Older", "Newest"]
+    assert response.context["counts"]["lead"] == 3
+
+
 def test_a_manager_who_owns_a_lead_elsewhere_still_sees_it_in_the_queue(client, manager, world):
     client.force_login(manager)
     response = client.get(reverse("leads:queue"))
