@@ -48,7 +48,7 @@ import psycopg2
 from bench import vocab
 
 # Bump when the generated data changes shape: the next run reseeds everything.
-SEED_VERSION = 1
+SEED_VERSION = 2
 RNG_SEED = 20261122
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/leadflow_bench"
 DEFAULT_LEADS = 100_000
@@ -372,8 +372,10 @@ def seed_users(ctx: SeedContext) -> int:
 
     def lines():
         for uid, username, first, last, _, staff, zone in people:
+            # Never a superuser: the admin is an admin by role (group), like real ones, so its
+            # pages ask for permissions as theirs do (is_staff only opens Django admin).
             yield (
-                f"{uid}\t{password}\t\\N\t{'t' if staff else 'f'}\t{username}\t{first}\t{last}\t"
+                f"{uid}\t{password}\t\\N\tf\t{username}\t{first}\t{last}\t"
                 f"{username}@bench.example\t{'t' if staff else 'f'}\tt\t{joined}\t{zone}\n"
             )
 

@@ -34,6 +34,8 @@ def seeded(db_url, monkeypatch):
 def test_it_seeds_people_sources_and_leads_in_the_announced_proportions(seeded):
     assert not seeded["reused"]
     assert (User.objects.count(), Team.objects.count(), Membership.objects.count()) == (25, 4, 20)
+    admin = User.objects.get(username="bench-admin")
+    assert admin.has_perm("leads.view_all_leads") and not admin.is_superuser
     assert LeadSource.objects.count() == 10
     assert Lead.objects.count() == N
     per_lead = {
