@@ -3,8 +3,11 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 export LEADFLOW_PORT ?= 8000
+# `make bench`: the benchmark database (created if missing, seeded once) and its size.
+export BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/leadflow_bench
+export BENCH_LEADS ?= 100000
 
-.PHONY: setup run test lint format migrations-check check clean
+.PHONY: setup run test bench lint format migrations-check check clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +32,11 @@ run: setup
 
 test: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Seeds BENCH_LEADS leads into BENCH_DATABASE_URL once (reused afterwards), times every page and
+# job, writes bench/results/ and prints the table. `make bench BENCH_LEADS=1000000` for the big run.
+bench: setup
+	$(PY) -m bench.run
 
 lint: setup
 	$(VENV)/bin/ruff check .
