@@ -61,6 +61,12 @@ class PageSpec:
     persona: str
     build: Callable[[Fixtures, int], list[Request]] | None
     pending: str = ""  # why there is nothing to measure yet
+    # The issue's targets: p95 server time, and (for the "instant" pages) a fixed query count
+    # of at most 10 and page time / SQL time of at most 2. None: no target for that measure.
+    target_p95_ms: float = TARGET_P95 * 1000
+    max_queries: int | None = TARGET_QUERIES
+    max_ratio: float | None = TARGET_RATIO
+    max_requests: int | None = None  # fewer requests for slow pages
 
 
 STAGES = ["lead", "prospect", "customer", "nurture", "disqualified", "lost", "open", "all"]
@@ -123,6 +129,26 @@ def _detail(fx: Fixtures, n: int) -> list[Request]:
     return [Request(lead[1], f"/leads/{lead[0]}/") for lead in (fx.leads[i % len(fx.leads)] for i in range(n))]
 
 
+DASHBOARD_TARGETS = {"target_p95_ms": 300.0, "max_queries": None, "max_ratio": None, "max_requests": 30}
+
+
+def _call_page(fx: Fixtures, n: int) -> list[Request]:
+    # The new-call form of a lead: with the previous call's recap for the third that have one.
+    return [
+        Request(lead[1], f"/leads/{lead[0]}/calls/new/")
+        for lead in (fx.leads[(i * 3) % len(fx.leads)] for i in range(n))
+    ]
+
+
+def _dashboard_manager(fx: Fixtures, n: int) -> list[Request]:
+    # Default filters: the manager's team, the last 90 days.
+    return [Request(fx.managers[i % len(fx.managers)], "/dashboard/") for i in range(n)]
+
+
+def _dashboard_admin(fx: Fixtures, n: int) -> list[Request]:
+    return [Request(fx.admin, "/dashboard/") for _ in range(n)]
+
+
 PAGES: list[PageSpec] = [
     PageSpec("queue_rep", "Rep work queue", "rep", _queue_rep),
     PageSpec("queue_manager", "Work queue, team (manager)", "manager", _queue_manager),
@@ -131,10 +157,11 @@ PAGES: list[PageSpec] = [
     PageSpec("search_rep", "Lead search", "rep", _search_rep),
     PageSpec("search_admin", "Lead search", "admin", _search_admin),
     PageSpec("detail", "Lead detail", "owner", _detail),
+    PageSpec("call_page", "Discovery call page", "owner", _call_page),
+    PageSpec("dashboard_manager", "Dashboard, whole page", "manager", _dashboard_manager, **DASHBOARD_TARGETS),
+    PageSpec("dashboard_admin", "Dashboard, whole page", "admin", _dashboard_admin, **DASHBOARD_TARGETS),
     # --- placeholders: the issues that build these pages add their requests here ---
-    PageSpec("call_page", "Discovery call page", "rep", None, "comes with the qualification issue"),
     PageSpec("api_list", "API lead list", "rep (token)", None, "comes with the intake issue (REST API)"),
-    PageSpec("dashboard", "Dashboard", "manager", None, "measured whole-page by bench/dashboard.py (dashboard issue)"),
 ]
 
 
@@ -192,7 +219,7 @@ def measure_page(spec: PageSpec, fx: Fixtures, n_requests: int, clients: dict) -
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    requests = spec.build(fx, n_requests)
+    requests = spec.build(fx, min(n_requests, spec.max_requests or n_requests))
 
     def get(req: Request):
         response = clients[req.user_id].get(req.path, req.params)
@@ -299,10 +326,12 @@ def run(db_url: str, n_leads: int) -> dict:
     )
 
     rows, checks = [], []
+    specs = {spec.key: spec for spec in PAGES}
     for r in results:
-        ok_p95 = r["p95_ms"] <= TARGET_P95 * 1000
-        ok_q = r["queries_max"] <= TARGET_QUERIES
-        ok_ratio = r["ratio_p50"] is not None and r["ratio_p50"] <= TARGET_RATIO
+        spec = specs[r["key"]]
+        ok_p95 = r["p95_ms"] <= spec.target_p95_ms
+        ok_q = None if spec.max_queries is None else r["queries_max"] <= spec.max_queries
+        ok_ratio = None if spec.max_ratio is None else (r["ratio_p50"] is not None and r["ratio_p50"] <= spec.max_ratio)
         queries = (
             str(r["queries_max"]) if r["queries_min"] == r["queries_max"] else f"{r['queries_min']}–{r['queries_max']}"
         )
@@ -313,16 +342,18 @@ def run(db_url: str, n_leads: int) -> dict:
                 f"{r['p50_ms']:.1f}",
                 f"{r['p95_ms']:.1f} {report.mark(ok_p95)}",
                 f"{r['cpu_p50_ms']:.1f}",
-                f"{queries} {report.mark(ok_q)}",
+                f"{queries} {report.mark(ok_q) if ok_q is not None else ''}".strip(),
                 f"{r['sql_p50_ms']:.1f}",
                 f"{r['sql_p95_ms']:.1f}",
-                f"{r['ratio_p50']} {report.mark(ok_ratio)}",
+                f"{r['ratio_p50']} {report.mark(ok_ratio) if ok_ratio is not None else ''}".strip(),
             ]
         )
         name = f"{r['title']} ({r['persona']})"
-        checks.append(report.check(f"{name}: p95", r["p95_ms"], "≤ 50 ms", ok_p95, "ms"))
-        checks.append(report.check(f"{name}: SQL queries", r["queries_max"], "≤ 10, fixed", ok_q))
-        checks.append(report.check(f"{name}: page / SQL time", r["ratio_p50"], "≤ 2", ok_ratio))
+        checks.append(report.check(f"{name}: p95", r["p95_ms"], f"≤ {spec.target_p95_ms:.0f} ms", ok_p95, "ms"))
+        if ok_q is not None:
+            checks.append(report.check(f"{name}: SQL queries", r["queries_max"], f"≤ {spec.max_queries}, fixed", ok_q))
+        if ok_ratio is not None:
+            checks.append(report.check(f"{name}: page / SQL time", r["ratio_p50"], f"≤ {spec.max_ratio:g}", ok_ratio))
     for s in skipped:
         rows.append([s["title"], "–", "–", "–", "–", "–", "–", "–", f"skipped: {s['skipped']}"])
     table = report.md_table(

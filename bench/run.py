@@ -1,8 +1,9 @@
 """`make bench`: make sure the benchmark database exists, is migrated and seeded, run every part
 of the benchmark that exists, and write `bench/results/` (markdown + JSON), printing the table.
 
-Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/leadflow_bench, created
-if missing), BENCH_LEADS (default 100000), BENCH_PARTS (comma-separated subset, default all),
+Environment: BENCH_DATABASE_URL (created if missing); without it, a PostgreSQL DATABASE_URL's
+server with the database `<its name>_bench` (or the name itself if it has "bench" in it); without
+either, postgres://postgres@127.0.0.1:5432/leadflow_bench. PostgreSQL is required. BENCH_LEADS (default 100000), BENCH_PARTS (comma-separated subset, default all),
 BENCH_REQUESTS (timed requests per page, default 100).
 
 Parts. Each is a module `bench/<name>.py` with `run(db_url: str, n_leads: int) -> dict` returning
@@ -147,8 +148,20 @@ def render(meta: dict, parts: dict[str, dict]) -> str:
     return "\n".join(out) + "\n"
 
 
+def bench_database_url() -> str:
+    """BENCH_DATABASE_URL; else next to a PostgreSQL DATABASE_URL (never the app's own database:
+    the seeder truncates tables); else the default."""
+    if os.environ.get("BENCH_DATABASE_URL"):
+        return os.environ["BENCH_DATABASE_URL"]
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql://")):
+        name = seed.database_name(url)
+        return url if "bench" in name else url.rsplit("/", 1)[0] + f"/{name}_bench"
+    return seed.DEFAULT_DATABASE_URL
+
+
 def main() -> int:
-    db_url = os.environ.get("BENCH_DATABASE_URL") or seed.DEFAULT_DATABASE_URL
+    db_url = bench_database_url()
     n_leads = int(os.environ.get("BENCH_LEADS") or seed.DEFAULT_LEADS)
     wanted = [p.strip() for p in os.environ.get("BENCH_PARTS", "").split(",") if p.strip()]
     if ensure_database(db_url):

@@ -26,7 +26,7 @@ Adding a table (follow-ups, discovery calls, ...): fill in its hook function bel
 `SEEDERS`), returning the number of rows written. Its table must exist (its app migrated); a hook
 that returns None is skipped and picked up on a later run once it returns a number.
 
-Run alone: `python -m bench.seed` (uses BENCH_DATABASE_URL and BENCH_LEADS, like `make bench`).
+Run alone: `python -m bench.seed` (the same database and BENCH_LEADS as `make bench`).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ import psycopg2
 from bench import vocab
 
 # Bump when the generated data changes shape: the next run reseeds everything.
-SEED_VERSION = 2
+SEED_VERSION = 3
 RNG_SEED = 20261122
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/leadflow_bench"
 DEFAULT_LEADS = 100_000
@@ -203,6 +203,11 @@ class SeedContext:
     @cached_property
     def plan(self) -> LeadPlan:
         return build_plan(self)
+
+    @cached_property
+    def called(self) -> tuple[frozenset[int], frozenset[int]]:
+        """(leads with discovery calls, those among them that reached prospect through the gate)."""
+        return plan_calls(self)
 
     def copy(self, table: str, columns: Iterable[str], lines: Iterator[str]) -> int:
         sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
@@ -502,8 +507,9 @@ def seed_leads(ctx: SeedContext) -> int:
 
 
 def seed_stage_changes(ctx: SeedContext) -> int:
-    """The creation row, then each move that has happened, by the owner (the prospect gate is a
-    manager override with a reason until the qualification criteria land)."""
+    """The creation row, then each move that has happened, by the owner; lead → prospect passes
+    the gate for leads with a passing call (SeedContext.called), and is a manager override with
+    a reason for the others."""
     plan, rng = ctx.plan, ctx.rng("stage_changes")
     randint = rng.randint
     reasons = {
@@ -513,7 +519,8 @@ def seed_stage_changes(ctx: SeedContext) -> int:
         "customer": ["Signed the annual plan."],
         "lead": ["Back from nurture."],
     }
-    override_reason = "Qualified on the discovery call (manager override until the criteria land)."
+    override_reason = "Qualified in a meeting with the buyer; no discovery call was logged (manager override)."
+    gated = ctx.called[1]
 
     def lines():
         sid = 0
@@ -532,7 +539,10 @@ def seed_stage_changes(ctx: SeedContext) -> int:
                 to = moves[k]
                 at = plan.move1[i] if k == 0 else plan.move2[i]
                 sid += 1
-                if from_stage == "lead" and to == "prospect":
+                if from_stage == "lead" and to == "prospect" and i in gated:
+                    # Through the gate: the latest call passed the criteria (seed_discovery_calls).
+                    yield f"{sid}\t{lead_id}\t{from_stage}\t{to}\t{by}\t{ts(at)}\t\tf\n"
+                elif from_stage == "lead" and to == "prospect":
                     manager = MANAGER_IDS[plan.team[i]]
                     yield f"{sid}\t{lead_id}\t{from_stage}\t{to}\t{manager}\t{ts(at)}\t{override_reason}\tt\n"
                 else:
@@ -615,30 +625,262 @@ def seed_assignments(ctx: SeedContext) -> int:
 
 # --- HOOK POINTS: other issues fill these in --------------------------------------------------
 
+# Follow-ups: day offsets of a new lead's cadence (the product's "day 0, 1, 3, 7, 14, 30"), then
+# monthly; the seeder gives each lead 3 to 7 of them (5 on average).
+FOLLOWUP_DAYS = [0, 1, 3, 7, 14, 30, 60]
+FOLLOWUP_KINDS = ["call", "call", "email", "email", "task"]
+FOLLOWUP_INSTRUCTIONS = [
+    "Call to introduce yourself and book a discovery call.",
+    "Send the case study they asked about.",
+    "Check in: did the proposal reach the decision maker?",
+    "Follow up on the trial: anything blocking?",
+    "Ask whether the timeline still holds.",
+]
+OPEN_FOLLOWUP_STAGES = {"lead", "prospect", "nurture"}
+# Share of all follow-ups that are pending; of those, the share already overdue (the rest due
+# within the next month).
+PENDING_SHARE = 0.20
+OVERDUE_SHARE = 0.15
+SLA_MINUTES, SLA_MANAGER_MINUTES = 15, 60
+
 
 def seed_followups(ctx: SeedContext) -> int | None:
-    """HOOK (follow-ups issue): `followups_followup`, ~5 per lead, 20 % pending.
+    """`followups_followup`, ~5 per lead, 20 % pending, and every lead's speed-to-lead clock.
 
-    Expected: pending rows due mostly in the future with a backlog of overdue ones (the dispatcher
-    benchmark needs 100,000 due), done/skipped/cancelled ones in the past between received and
-    `ctx.plan.touch_end[i]`; owner = `ctx.plan.owner[i]`. Then keep the denormalised
-    `leads_lead.next_followup_at` true with one UPDATE ... FROM (SELECT lead_id, min(due_at) ...
-    WHERE state = 'pending' GROUP BY lead_id). Use `ctx.copy(...)` and `ctx.rng("followups")`;
-    return the number of rows. Returning None means "not implemented yet": skipped.
+    Closed rows (done 75 %, skipped 15 %, cancelled 10 %) are due between arrival and the lead's
+    last activity; pending ones belong to open leads (lead, prospect, nurture), 15 % of them
+    overdue (reminded, and escalated after a day), the rest due within 30 days. Then
+    `leads_lead.next_followup_at` is set as followups_refresh_next keeps it (MIN of pending).
+    The clocks: due 15 (owner) and 60 (manager) minutes after arrival, stopped at the first
+    contact or when the lead left stage "lead", alerted when the deadline passed before that.
     """
-    return None
+    plan, rng = ctx.plan, ctx.rng("followups")
+    rnd, randint = rng.random, rng.randint
+    anchor = ctx.anchor
+    open_leads = sum(1 for i in range(len(plan)) if plan.stage(i) in OPEN_FOLLOWUP_STAGES)
+    # Pending rows per open lead so that PENDING_SHARE of ~5 rows per lead are pending.
+    pending_per_open = PENDING_SHARE * 5 * len(plan) / max(1, open_leads)
+
+    def lines():
+        fid = 0
+        for i in range(len(plan)):
+            lead_id = i + 1
+            owner = plan.owner[i]
+            by = str(owner) if owner else NULL
+            received, end = plan.received[i], plan.touch_end[i]
+            n = randint(3, 7)
+            n_pending = 0
+            if plan.stage(i) in OPEN_FOLLOWUP_STAGES:
+                whole = int(pending_per_open)
+                n_pending = min(n, whole + (rnd() < pending_per_open - whole))
+            for k in range(n - n_pending):
+                at = received + FOLLOWUP_DAYS[min(k, len(FOLLOWUP_DAYS) - 1)] * DAY + randint(0, 4 * HOUR)
+                at = min(at, max(end, received + 60))
+                x = rnd()
+                state = "done" if x < 0.75 else ("skipped" if x < 0.9 else "cancelled")
+                done_at = min(anchor, at + randint(60, 6 * HOUR))
+                reminded = ts(at) if state != "cancelled" else NULL
+                fid += 1
+                yield (
+                    f"{fid}\t{lead_id}\t{by}\t{ts(at)}\t{FOLLOWUP_KINDS[k % 5]}\t{FOLLOWUP_INSTRUCTIONS[k % 5]}\t"
+                    f"{state}\tf\tf\t{NULL}\t{by}\t{ts(received)}\t{reminded}\t{NULL}\t{ts(done_at)}\t{by}\t"
+                    f"{NULL}\t{NULL}\t{NULL}\t0\t\t{NULL}\n"
+                )
+            for k in range(n_pending):
+                if rnd() < OVERDUE_SHARE:
+                    at = anchor - randint(10 * 60, 14 * DAY)
+                    reminded = ts(at + 60)
+                    escalated = ts(at + DAY) if at + DAY < anchor else NULL
+                else:
+                    at = anchor + randint(10 * 60, 30 * DAY)
+                    reminded = escalated = NULL
+                fid += 1
+                yield (
+                    f"{fid}\t{lead_id}\t{by}\t{ts(at)}\t{FOLLOWUP_KINDS[k % 5]}\t{FOLLOWUP_INSTRUCTIONS[k % 5]}\t"
+                    f"pending\tf\tf\t{NULL}\t{by}\t{ts(received)}\t{reminded}\t{escalated}\t{NULL}\t{NULL}\t"
+                    f"{NULL}\t{NULL}\t{NULL}\t0\t\t{NULL}\n"
+                )
+
+    columns = [
+        "id",
+        "lead_id",
+        "owner_id",
+        "due_at",
+        "kind",
+        "instruction",
+        "state",
+        "agreed_with_lead",
+        "recycles_lead",
+        "step_id",
+        "created_by_id",
+        "created_at",
+        "reminded_at",
+        "escalated_at",
+        "completed_at",
+        "completed_by_id",
+        "activity_id",
+        "lease_until",
+        "claim_token",
+        "attempts",
+        "last_error",
+        "failed_at",
+    ]
+    rows = ctx.copy("followups_followup", columns, lines())
+
+    def clocks():
+        for i in range(len(plan)):
+            received = plan.received[i]
+            owner_due, manager_due = received + SLA_MINUTES * 60, received + SLA_MANAGER_MINUTES * 60
+            first = plan.first_contact[i]
+            stopped = first or (plan.move1[i] if plan.moves_done[i] else 0)
+            stopped = stopped if stopped and stopped <= anchor else 0
+            live_until = stopped or anchor
+            owner_alerted = ts(owner_due) if owner_due <= live_until else NULL
+            manager_alerted = ts(manager_due) if manager_due <= live_until else NULL
+            next_alert = NULL
+            if not stopped:
+                next_alert = (
+                    ts(owner_due) if owner_due > anchor else (ts(manager_due) if manager_due > anchor else NULL)
+                )
+            yield (
+                f"{i + 1}\t{i + 1}\t{ts(received)}\t{ts(owner_due)}\t{ts(manager_due)}\t{next_alert}\t"
+                f"{owner_alerted}\t{manager_alerted}\t{NULL}\t{ts_or_null(stopped)}\t{NULL}\t{NULL}\t0\t\t{NULL}\n"
+            )
+
+    clock_columns = [
+        "id",
+        "lead_id",
+        "started_at",
+        "owner_due_at",
+        "manager_due_at",
+        "next_alert_at",
+        "owner_alerted_at",
+        "manager_alerted_at",
+        "returned_to_pool_at",
+        "stopped_at",
+        "lease_until",
+        "claim_token",
+        "attempts",
+        "last_error",
+        "failed_at",
+    ]
+    ctx.copy("followups_slaclock", clock_columns, clocks())
+    with ctx.conn.cursor() as cur:
+        cur.execute(
+            "UPDATE leads_lead SET next_followup_at = NULL WHERE next_followup_at IS NOT NULL;"
+            "UPDATE leads_lead l SET next_followup_at = f.due FROM ("
+            " SELECT lead_id, MIN(due_at) AS due FROM followups_followup WHERE state = 'pending' GROUP BY lead_id"
+            ") f WHERE l.id = f.lead_id"
+        )
+    return rows
+
+
+# The answers of a call that passes the default sales-ready criteria, and of one that does not.
+CALL_PROBLEMS = [
+    "Leads pile up in a shared inbox and nobody knows who answered whom.",
+    "Follow-ups depend on sticky notes; two big deals went cold last quarter.",
+    "The team cannot tell which lead source is worth paying for.",
+    "New enquiries wait a day for a first call.",
+]
+CALL_NEXT_STEPS = [
+    "Demo with the decision maker",
+    "Send a proposal",
+    "Trial for two weeks",
+    "Call back after budget review",
+]
+CALLS_SHARE = 1 / 3
 
 
 def seed_discovery_calls(ctx: SeedContext) -> int | None:
-    """HOOK (qualification issue): `qualification_discoverycall` on a third of the leads.
+    """`qualification_discoverycall` on a third of the leads.
 
-    Expected: calls for leads that were contacted (`ctx.plan.first_contact[i] != 0`), all leads that
-    reached prospect among them (`"prospect" in PATHS[ctx.plan.path[i]][1]`), dated between the first
-    contact and the stage change; answers spread so that the sales-ready evaluation passes for the
-    prospects. Use `ctx.copy(...)` and `ctx.rng("discovery_calls")`; return the number of rows.
-    Returning None means "not implemented yet": skipped.
+    Which leads: plan_calls. A lead that went through the gate to prospect has one (15 % two: a
+    follow-up call "has anything changed?") held between the first contact and the move, with
+    answers that pass the sales-ready criteria; the other called leads (contacted, never
+    prospects) have answers that mostly do not (no budget, a cheaper DIY route, no timeline).
     """
-    return None
+    plan, rng = ctx.plan, ctx.rng("discovery_calls")
+    rnd, randint = rng.random, rng.randint
+    called, prospect_set = ctx.called
+    chosen = sorted(called)
+
+    def lines():
+        cid = 0
+        for i in chosen:
+            lead_id = i + 1
+            owner = plan.owner[i]
+            by = str(owner) if owner else NULL
+            first = plan.first_contact[i]
+            passes = i in prospect_set
+            until = plan.move1[i] if passes else max(plan.touch_end[i], first + HOUR)
+            n_calls = 2 if rnd() < 0.15 else 1
+            for k in range(n_calls):
+                held = first + int((until - first) * (k + rnd()) / n_calls)
+                held = min(held, until - 60) if passes else held
+                problem = CALL_PROBLEMS[randint(0, len(CALL_PROBLEMS) - 1)]
+                if passes or rnd() < 0.3:
+                    budget = f"amount\t{randint(60, 400) * 100}.00\tEUR"
+                    diy, diy_cheaper = "Spreadsheets and reminders in the calendar.", "f"
+                    timeline = f"date\t{_date(held + randint(14, 80) * DAY)}"
+                    confirmed, dm, dm_spoken = "t", "Head of sales", "t"
+                else:
+                    budget = "none\t\\N\t" if rnd() < 0.5 else "unknown\t\\N\t"
+                    diy, diy_cheaper = "A free CRM plan would do for now.", "t"
+                    timeline = "none\t\\N" if rnd() < 0.5 else "unknown\t\\N"
+                    confirmed, dm, dm_spoken = ("t" if rnd() < 0.5 else "f"), "", NULL
+                step = CALL_NEXT_STEPS[randint(0, len(CALL_NEXT_STEPS) - 1)]
+                changes = "Budget approved since the last call." if k else ""
+                cid += 1
+                yield (
+                    f"{cid}\t{lead_id}\t{ts(held)}\t{by}\t{randint(15, 60)}\t{changes}\t{problem}\t{confirmed}\t"
+                    f"{budget}\t{diy}\t{diy_cheaper}\t{dm}\t{dm_spoken}\t{timeline}\t{step}\t{NULL}\t\t"
+                    f"{NULL}\t{NULL}\t{ts(held)}\n"
+                )
+
+    columns = [
+        "id",
+        "lead_id",
+        "held_at",
+        "held_by_id",
+        "duration_minutes",
+        "changes_since_last",
+        "problem",
+        "problem_confirmed",
+        "budget_status",
+        "budget_amount",
+        "budget_currency",
+        "diy_alternative",
+        "diy_cheaper",
+        "decision_maker",
+        "decision_maker_spoken_to",
+        "timeline_status",
+        "timeline_date",
+        "next_step",
+        "next_step_at",
+        "notes",
+        "criteria_version_id",
+        "evaluation",
+        "created_at",
+    ]
+    return ctx.copy("qualification_discoverycall", columns, lines())
+
+
+def plan_calls(ctx: SeedContext) -> tuple[frozenset[int], frozenset[int]]:
+    """A third of the leads have discovery calls: leads that reached prospect first (the gate
+    needs a passing call; beyond a third, the rest were manager overrides), then other contacted
+    leads to make up the third. Returns (called, gated), as lead indexes."""
+    plan, rng = ctx.plan, ctx.rng("call-plan")
+    target = int(CALLS_SHARE * len(plan))
+    prospects = [i for i in range(len(plan)) if plan.moves_done[i] and PATHS[plan.path[i]][1][0] == "prospect"]
+    gated = set(rng.sample(prospects, min(len(prospects), target)))
+    reached = set(prospects)
+    others = [i for i in range(len(plan)) if plan.first_contact[i] and i not in reached]
+    extra = rng.sample(others, min(len(others), max(0, target - len(gated))))
+    return frozenset(gated | set(extra)), frozenset(gated)
+
+
+def _date(seconds: int) -> str:
+    return (_EPOCH + dt.timedelta(days=seconds // DAY)).isoformat()
 
 
 @dataclass(frozen=True)
@@ -661,7 +903,7 @@ SEEDERS: list[Seeder] = [
     Seeder("stage_changes", ("leads_stagechange",), seed_stage_changes),
     Seeder("activities", ("leads_activity",), seed_activities),
     Seeder("assignments", ("leads_assignment",), seed_assignments),
-    Seeder("followups", ("followups_followup",), seed_followups, core=False),
+    Seeder("followups", ("followups_followup", "followups_slaclock"), seed_followups, core=False),
     Seeder("discovery_calls", ("qualification_discoverycall",), seed_discovery_calls, core=False),
 ]
 
@@ -864,6 +1106,7 @@ def seed(db_url: str, n_leads: int, *, log: Callable[[str], None] = print, vacuu
         conn.commit()
     finally:
         conn.close()
+    _ensure_criteria()
     seconds = time.perf_counter() - t0
     if todo:
         log(f"seeded in {seconds:.1f} s")
@@ -876,10 +1119,26 @@ def seed(db_url: str, n_leads: int, *, log: Callable[[str], None] = print, vacuu
     }
 
 
-def main() -> None:
-    from bench.run import setup_django
+def _ensure_criteria() -> None:
+    """The suggested sales-ready criteria (as `seed_demo` publishes them), if none exist: the
+    call page and the lead page evaluate calls against them. Through the service, once."""
+    from accounts.models import User
+    from qualification import services
+    from qualification.defaults import SUGGESTED_THRESHOLD, suggested_rules
+    from qualification.models import CriteriaVersion
 
-    db_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+    if CriteriaVersion.objects.exists():
+        return
+    admin = User.objects.get(username="bench-admin")
+    services.criteria_publish(
+        by=admin, rules=suggested_rules(), threshold=SUGGESTED_THRESHOLD, note="Benchmark: the suggested criteria"
+    )
+
+
+def main() -> None:
+    from bench.run import bench_database_url, setup_django
+
+    db_url = bench_database_url()
     n_leads = int(os.environ.get("BENCH_LEADS", DEFAULT_LEADS))
     setup_django(db_url, migrate=True)
     seed(db_url, n_leads)

@@ -300,7 +300,8 @@ class LeadQueue:
         ).order_by("grp", "skey", "id")
         rest = self.base.alias(contacted=contacted).filter(contacted=1)
         overdue = (
-            rest.filter(next_followup_at__lte=now)
+            # Said again plainly, so the planner sees the partial index's condition is implied.
+            rest.filter(first_contacted_at__isnull=False, next_followup_at__lte=now)
             .annotate(grp=Value(2, output_field=IntegerField()), skey=F("next_followup_at"))
             .order_by("next_followup_at", "id")
         )
