@@ -1136,9 +1136,10 @@ def _ensure_criteria() -> None:
 
 
 def main() -> None:
-    from bench.run import bench_database_url, setup_django
+    from bench.run import bench_database_url, ensure_database, setup_django
 
     db_url = bench_database_url()
+    ensure_database(db_url)
     n_leads = int(os.environ.get("BENCH_LEADS", DEFAULT_LEADS))
     setup_django(db_url, migrate=True)
     seed(db_url, n_leads)
