@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db import connections
-from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -291,13 +291,33 @@ class LeadQueue:
         self.base = base.select_related("source", "owner", "sla").order_by()
         self.now = now
 
-    def _segments(self) -> list[QuerySet[Lead]]:
+    def _segments(self, stop: int | None = None) -> list[QuerySet[Lead]]:
         now, contacted = self.now, QUEUE_ORDER[0]
         uncontacted = self.base.alias(contacted=contacted).filter(contacted=0)
-        first = uncontacted.annotate(
-            grp=Case(When(sla__owner_due_at__lte=now, then=Value(0)), default=Value(1), output_field=IntegerField()),
-            skey=Coalesce("sla__owner_due_at", "received_at"),
-        ).order_by("grp", "skey", "id")
+        # The page's uncontacted leads are picked first, with their SLA deadline read per lead
+        # from its clock's unique index; joined to all clocks instead, the planner hashes the
+        # whole clock table (a million rows) to sort a few thousand leads.
+        clocks = Lead._meta.get_field("sla").related_model.objects.filter(lead_id=OuterRef("pk"))
+        picked = (
+            uncontacted.order_by()
+            .alias(due=Subquery(clocks.values("owner_due_at")[:1]))
+            .alias(
+                g=Case(When(due__lte=now, then=Value(0)), default=Value(1), output_field=IntegerField()),
+                k=Coalesce("due", "received_at"),
+            )
+            .order_by("g", "k", "id")
+            .values("pk")
+        )
+        first = (
+            self.base.filter(pk__in=picked[:stop] if stop is not None else picked)
+            .annotate(
+                grp=Case(
+                    When(sla__owner_due_at__lte=now, then=Value(0)), default=Value(1), output_field=IntegerField()
+                ),
+                skey=Coalesce("sla__owner_due_at", "received_at"),
+            )
+            .order_by("grp", "skey", "id")
+        )
         rest = self.base.alias(contacted=contacted).filter(contacted=1)
         overdue = (
             # Said again plainly, so the planner sees the partial index's condition is implied.
@@ -313,7 +333,7 @@ class LeadQueue:
         return [first, overdue, others]
 
     def _query(self, start: int, stop: int | None) -> QuerySet[Lead]:
-        first, *more = [q[:stop] if stop is not None else q for q in self._segments()]
+        first, *more = [q[:stop] if stop is not None else q for q in self._segments(stop)]
         return first.union(*more, all=True).order_by("grp", "skey", "id")[start:stop]
 
     def __getitem__(self, key: slice) -> list[Lead]:
