@@ -17,7 +17,7 @@ from tests.factories import make_source
 DASHBOARD_QUERIES = 21
 CSV_QUERIES = DASHBOARD_QUERIES - 2  # no page, so no nav and no bell
 # The manager's lead list with every drill-down filter at once: the same count at 5 and 120 leads.
-DRILLED_LIST_QUERIES = 11  # the lead list's pin (+ unsent helpful closes, + the bell)
+DRILLED_LIST_QUERIES = 12  # the lead list's pin (+ unsent helpful closes, + the bell, + the manager's team ids)
 
 
 def _bulk_pipeline(n, *, owners, team, sources):
