@@ -3,8 +3,12 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 export LEADFLOW_PORT ?= 8000
+# `make bench`: the benchmark database (created if missing, seeded once) and its size. The
+# database: BENCH_DATABASE_URL, else `<name>_bench` next to a PostgreSQL DATABASE_URL, else
+# postgres://postgres@127.0.0.1:5432/leadflow_bench (see bench/run.py).
+export BENCH_LEADS ?= 100000
 
-.PHONY: setup run test loadtest lint format migrations-check check clean
+.PHONY: setup run test loadtest bench lint format migrations-check check clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +38,11 @@ test: setup
 # load, then PostgreSQL and Redis faults (loadtest/run.py). About 3 minutes; figures in loadtest/results/.
 loadtest: setup
 	$(PY) loadtest/run.py $(LOADTEST_ARGS)
+# Seeds BENCH_LEADS leads into the benchmark database once (reused afterwards), times every page
+# and job (pages incl. dashboard and call page, the dispatcher with BENCH_DISPATCH due follow-ups),
+# writes bench/results/ and prints the table. BENCH_PARTS=pages,dispatcher runs a subset. `make bench BENCH_LEADS=1000000` for the big run.
+bench: setup
+	$(PY) -m bench.run
 
 lint: setup
 	$(VENV)/bin/ruff check .

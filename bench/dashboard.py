@@ -356,3 +356,40 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def run(db_url: str, n_leads: int) -> dict:
+    """`make bench` part (bench/run.py): the dashboard's slowest statements, on the seeded data set.
+
+    Its whole-page times are in the page table (bench/pages.py); this adds where they go.
+    """
+    from bench import report
+    from bench.run import setup_django
+
+    setup_django(db_url)
+    from django.conf import settings
+
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    results = measure(int(os.environ.get("BENCH_DASHBOARD_RUNS") or 15))
+    rows, checks = [], []
+    for label, case in results["cases"].items():
+        ok = case["p95_ms"] <= 300
+        slowest = "; ".join(f"{ms} ms `{sql[:70]}…`" for ms, sql in case["slowest_queries_ms"][:3])
+        rows.append(
+            [
+                label,
+                f"{case['leads_in_view']:,}",
+                case["median_ms"],
+                f"{case['p95_ms']} {report.mark(ok)}",
+                case["queries"],
+                slowest,
+            ]
+        )
+    return {
+        "title": "Dashboard, whole page: where the time goes",
+        "markdown": report.md_table(
+            ["case", "leads in view", "p50 ms", "p95 ms", "queries", "slowest statements"], rows
+        ),
+        "checks": checks,  # the targets are checked in the page table
+        "data": results,
+    }

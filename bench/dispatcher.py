@@ -235,3 +235,51 @@ def main() -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def run(db_url: str, n_leads: int) -> dict:
+    """`make bench` part (bench/run.py): this benchmark in a child process (it sets Django up on
+    its own database, `<bench database>_bench`, created and dropped here), BENCH_DISPATCH due
+    follow-ups (default 100,000), emails written to files."""
+    from bench import report
+
+    n = int(os.environ.get("BENCH_DISPATCH") or 100_000)
+    env = {**os.environ, "DATABASE_URL": db_url}
+    subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--n", str(n), "--email", "file"], cwd=REPO, env=env, check=True
+    )
+    result = json.loads((RESULTS / f"dispatcher-{n}-file.json").read_text())
+    url, name = bench_database_url(db_url)
+    import psycopg2
+
+    admin = urlunsplit(urlsplit(url)._replace(path="/postgres"))
+    conn = psycopg2.connect(admin)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()
+    ok_rate = result["reminders_per_second"] >= 1000
+    rows = [
+        [
+            f"{n:,}",
+            f"{result['reminders_per_second']:,.0f} {report.mark(ok_rate)}",
+            result["worker_peak_rss_mb"],
+            f"{result['notifications']:,} / {result['emails']:,} {report.mark(result['exactly_once'])}",
+            result["load_average"],
+        ]
+    ]
+    return {
+        "title": "Follow-up dispatcher, one worker",
+        "markdown": report.md_table(
+            ["due follow-ups", "reminders/s", "worker peak RSS MB", "notifications / emails (exactly once)", "load"],
+            rows,
+        )
+        + f"\n\n{result['worker']}; email: {result['email_backend']}.",
+        "checks": [
+            report.check("Dispatcher, one worker", result["reminders_per_second"], "≥ 1,000 /s", ok_rate, "/s"),
+            report.check(
+                "Dispatcher: each reminder exactly once", int(result["exactly_once"]), "yes", result["exactly_once"]
+            ),
+        ],
+        "data": result,
+    }

@@ -513,6 +513,7 @@ def _deliver(batch: _Batch, now: datetime) -> None:
         for n in to_email:
             batch.failed[by_key[n.key].row_id] = f"email connection: {e!r}"
         return
+    mark_emailed = f"UPDATE {Notification._meta.db_table} SET emailed_at = %s WHERE id = %s"
     try:
         for n in to_email:
             send = by_key[n.key]
@@ -526,7 +527,10 @@ def _deliver(batch: _Batch, now: datetime) -> None:
             except Exception as e:
                 batch.failed[send.row_id] = f"email to {n.email_to}: {e!r}"
             else:
-                Notification.objects.filter(pk=n.pk).update(emailed_at=now)
+                # One plain statement per email (its own commit, as before); the ORM's update()
+                # compiled a queryset per email, a tenth of the dispatcher's time.
+                with db_connection.cursor() as cursor:
+                    cursor.execute(mark_emailed, [now, n.pk])
     finally:
         connection.close()
 
@@ -549,13 +553,13 @@ def _record_failures(model: type[models.Model], batch: _Batch, *, now: datetime,
         )
 
 
-def _notification(*, user: User, kind: str, key: str, text: str, lead: Lead, now: datetime) -> Notification:
+def _notification(*, user: User, kind: str, key: str, text: str, url: str, now: datetime) -> Notification:
     return Notification(
         user=user,
         kind=kind,
         key=key,
         text=text[:300],
-        url=lead.get_absolute_url(),
+        url=url,
         created_at=now,
         email_to=user.email or "",
     )
@@ -592,7 +596,9 @@ def _followup_sends(row: FollowUp, *, now: datetime, policy: FollowUpPolicy) -> 
             text = (
                 f"{row.get_kind_display()} {_lead_label(lead)}: {row.instruction} (due {_local(row.due_at, recipient)})"
             )
-        n = _notification(user=recipient, kind=kind, key=_due_key(row, "reminder"), text=text, lead=lead, now=now)
+        n = _notification(
+            user=recipient, kind=kind, key=_due_key(row, "reminder"), text=text, url=base_ctx["path"], now=now
+        )
         ctx = {**base_ctx, "recipient": recipient, "due_local": _local(row.due_at, recipient)}
         sends.append(_Send(row.pk, n, template, ctx))
     reminded = row.reminded_at is not None or "reminded_at" in marks
@@ -613,7 +619,7 @@ def _followup_sends(row: FollowUp, *, now: datetime, policy: FollowUpPolicy) -> 
                 kind=Notification.Kind.ESCALATION,
                 key=_due_key(row, "escalation"),
                 text=text,
-                lead=lead,
+                url=base_ctx["path"],
                 now=now,
             )
             ctx = {
@@ -736,7 +742,12 @@ def _sla_sends(clock: SlaClock, *, now: datetime) -> tuple[list[_Send], set[str]
         owner = lead.owner or manager
         text = f"Speed-to-lead: {_lead_label(lead)} is not contacted yet (due {_local(clock.owner_due_at, owner)}). Call now."
         n = _notification(
-            user=owner, kind=Notification.Kind.SLA_OWNER, key=f"sla:{lead.pk}:owner", text=text, lead=lead, now=now
+            user=owner,
+            kind=Notification.Kind.SLA_OWNER,
+            key=f"sla:{lead.pk}:owner",
+            text=text,
+            url=base_ctx["path"],
+            now=now,
         )
         sends.append(_Send(clock.pk, n, "sla-alert", {**base_ctx, "recipient": owner, "to_manager": False}))
     if clock.manager_alerted_at is None and clock.manager_due_at <= now:
@@ -751,7 +762,7 @@ def _sla_sends(clock: SlaClock, *, now: datetime) -> tuple[list[_Send], set[str]
             kind=Notification.Kind.SLA_MANAGER,
             key=f"sla:{lead.pk}:manager",
             text=text,
-            lead=lead,
+            url=base_ctx["path"],
             now=now,
         )
         sends.append(_Send(clock.pk, n, "sla-alert", {**base_ctx, "recipient": manager, "to_manager": True}))

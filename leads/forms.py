@@ -7,6 +7,7 @@ from datetime import timedelta
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django.forms.models import ModelChoiceIterator
 from django.utils import timezone
 
 from accounts.models import Team, User
@@ -98,16 +99,60 @@ def _teams_user_can_file_into(user: User):
     return Team.objects.filter(Q(memberships__user=user) | Q(manager=user)).distinct()
 
 
+class _ReadOnceIterator(ModelChoiceIterator):
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in self.field.objects:
+            yield self.choice(obj)
+
+    def __len__(self) -> int:
+        return len(self.field.objects) + (self.field.empty_label is not None)
+
+    def __bool__(self) -> bool:
+        return self.field.empty_label is not None or bool(self.field.objects)
+
+
+class ReadOnceModelChoiceField(forms.ModelChoiceField):
+    """A ModelChoiceField for short lists (sources, a team's people) that reads them once per
+    form: rendering the options and validating the submitted one share that query, where
+    ModelChoiceField runs one each. Lists pages pin their query counts."""
+
+    iterator = _ReadOnceIterator
+    _objects: list | None = None
+
+    def _set_queryset(self, queryset):
+        super()._set_queryset(queryset)
+        self._objects = None
+
+    queryset = property(forms.ModelChoiceField._get_queryset, _set_queryset)
+
+    @property
+    def objects(self) -> list:
+        if self._objects is None:
+            self._objects = list(self.queryset)
+        return self._objects
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        key = self.to_field_name or "pk"
+        for obj in self.objects:
+            if str(getattr(obj, key)) == str(value):
+                return obj
+        raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice", params={"value": value})
+
+
 class LeadFilterForm(forms.Form):
     q = forms.CharField(required=False, max_length=100, label="Search")
     stage = forms.ChoiceField(required=False)
-    source = forms.ModelChoiceField(
+    source = ReadOnceModelChoiceField(
         queryset=LeadSource.objects.all(),
         required=False,
         empty_label="All sources",
         widget=forms.Select(attrs={"class": "form-select"}),
     )
-    owner = forms.ModelChoiceField(
+    owner = ReadOnceModelChoiceField(
         queryset=User.objects.none(),
         required=False,
         empty_label="Everyone",

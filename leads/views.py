@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -72,9 +75,61 @@ def _int_or_404(value: str) -> int:
 class KnownCountPaginator(Paginator):
     """A paginator given its total, so the page costs no extra COUNT query."""
 
+    count_is_exact = True
+
     def __init__(self, object_list, per_page, *, count: int):
         super().__init__(object_list, per_page)
         self.__dict__["count"] = count
+
+
+class UncountedPaginator:
+    """Previous/next pages of a list known only to hold more than `at_least` rows.
+
+    Reads one row more than a page to know whether there is a next one; never counts. A page
+    past the end is empty (we cannot know where the end is without counting).
+    """
+
+    count_is_exact = False
+
+    def __init__(self, object_list, per_page: int, *, at_least: int):
+        self.object_list = object_list
+        self.per_page = per_page
+        self.count = at_least
+        self.num_pages = math.ceil((at_least + 1) / per_page)
+
+    def get_page(self, number) -> UncountedPage:
+        try:
+            number = max(1, int(number))
+        except (TypeError, ValueError):
+            number = 1
+        offset = (number - 1) * self.per_page
+        rows = list(self.object_list[offset : offset + self.per_page + 1])
+        has_next = len(rows) > self.per_page
+        self.num_pages = max(self.num_pages, number + has_next)
+        return UncountedPage(rows[: self.per_page], number, has_next, self)
+
+
+@dataclass
+class UncountedPage:
+    object_list: list
+    number: int
+    _has_next: bool
+    paginator: UncountedPaginator
+
+    def has_next(self) -> bool:
+        return self._has_next
+
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    def has_other_pages(self) -> bool:
+        return self.has_previous() or self.has_next()
+
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    def previous_page_number(self) -> int:
+        return self.number - 1
 
 
 @login_required
@@ -84,8 +139,11 @@ def queue(request: HttpRequest) -> HttpResponse:
     if form.is_bound and form.is_valid():
         filters = form.to_filters()
     counts = selectors.lead_stage_counts(user=request.user, filters=filters)
-    q = selectors.lead_list_needing_attention(user=request.user, filters=filters)
-    paginator = KnownCountPaginator(q, PAGE_SIZE, count=counts[filters.stage])
+    q = selectors.lead_list_needing_attention(user=request.user, filters=filters, counts=counts)
+    if counts.is_exact(filters.stage):
+        paginator = KnownCountPaginator(q, PAGE_SIZE, count=counts[filters.stage])
+    else:
+        paginator = UncountedPaginator(q, PAGE_SIZE, at_least=counts[filters.stage])
     page = paginator.get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)
@@ -102,7 +160,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         # Drill-down filters ride along as hidden inputs when the search form is submitted.
         "drill_params": [(k, v) for k, v in params.items() if k in LeadFilterForm.DRILL_FIELDS],
         "stage_tabs": [
-            (value, label, counts[value])
+            (value, label, counts.display(value))
             for value, label in [
                 (selectors.STAGE_FILTER_OPEN, "Open"),
                 *Lead.Stage.choices,

@@ -22,7 +22,7 @@ from tests.factories import make_source
 DASHBOARD_QUERIES = 28
 CSV_QUERIES = DASHBOARD_QUERIES - 2  # no page, so no nav and no bell
 # The manager's lead list with every drill-down filter at once: the same count at 5 and 120 leads.
-DRILLED_LIST_QUERIES = 11  # the lead list's pin (+ unsent helpful closes, + the bell)
+DRILLED_LIST_QUERIES = 12  # the lead list's pin (+ unsent helpful closes, + the bell, + the manager's team ids)
 # The lead list under a discipline / qualification drill-down, with leads listed (+ the policy).
 PANEL_DRILLED_LIST_QUERIES = DRILLED_LIST_QUERIES + 1
 

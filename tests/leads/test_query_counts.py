@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from leads import selectors
 from leads.models import Activity, Lead, StageChange
 
 
@@ -40,10 +41,14 @@ def _bulk_history(n, *, lead, by):
     )
 
 
-# Session, user, the user's permissions (2), then the page's own queries (counts, page, unsent
-# helpful closes, …).
-QUEUE_QUERIES_REP = 11  # + the bell and the follow-up policy
-QUEUE_QUERIES_MANAGER = 13  # + the owner filter's choices, + validating the chosen source
+# Session, user, the user's permissions (2), the stage counts, the page of leads, the user's
+# groups (menu), the source filter's choices (also used to validate a chosen source), the
+# unsent helpful closes, the bell, the follow-up policy (SLA display).
+QUEUE_QUERIES_REP = 11
+# + the owner filter's choices (also validating a chosen owner), + the manager's team ids
+# (leads.selectors.leads_visible_for_lists), so the list can be read from an index.
+QUEUE_QUERIES_MANAGER = 13
+QUEUE_QUERIES_ADMIN = 12  # + the owner filter's choices
 
 
 @pytest.mark.parametrize("n", [5, 500])
@@ -64,6 +69,69 @@ def test_the_manager_queue_runs_a_fixed_number_of_queries(
     with django_assert_num_queries(QUEUE_QUERIES_MANAGER):
         response = client.get(reverse("leads:queue"), {"q": "Bulk", "source": source.pk, "stage": "all"})
     assert response.context["page"].paginator.count == n
+
+
+@pytest.mark.parametrize("n", [5, 60])
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"stage": "lead"}, {"stage": "all", "page": "2"}, {"q": "bulk 1"}, {"q": "bulk"}, {"stage": "open"}],
+    ids=["queue", "stage-tab", "next-page", "search-rare", "search-all", "open"],
+)
+def test_the_rep_pages_run_a_fixed_number_of_queries(client, rep, team, source, django_assert_num_queries, n, params):
+    _bulk_leads(n, owner=rep, team=team, source=source)
+    client.force_login(rep)
+    with django_assert_num_queries(QUEUE_QUERIES_REP):
+        response = client.get(reverse("leads:queue"), {**params, "source": source.pk} if "q" in params else params)
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("n", [5, 60])
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"stage": "lead"}, {"q": "Bulk 1"}, {"owner": "rep"}, {"owner": "rep", "q": "bulk", "stage": "all"}],
+    ids=["team-queue", "stage-tab", "search", "owner-filter", "all-filters"],
+)
+def test_the_manager_pages_run_a_fixed_number_of_queries(
+    client, manager, rep, team, source, django_assert_num_queries, n, params
+):
+    _bulk_leads(n, owner=rep, team=team, source=source)
+    params = {**params, "source": source.pk}
+    if params.get("owner") == "rep":
+        params["owner"] = rep.pk
+    client.force_login(manager)
+    with django_assert_num_queries(QUEUE_QUERIES_MANAGER):
+        response = client.get(reverse("leads:queue"), params)
+    assert response.context["leads"]
+
+
+@pytest.mark.parametrize("n", [5, 60])
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"stage": "lead"}, {"q": "bulk1"}, {"q": "example.com", "stage": "all"}],
+    ids=["all-leads", "source-and-stage", "search", "search-all"],
+)
+def test_the_admin_pages_run_a_fixed_number_of_queries(
+    client, admin_user, rep, team, source, django_assert_num_queries, n, params
+):
+    _bulk_leads(n, owner=rep, team=team, source=source)
+    client.force_login(admin_user)
+    with django_assert_num_queries(QUEUE_QUERIES_ADMIN):
+        response = client.get(reverse("leads:queue"), {**params, "source": source.pk})
+    assert response.context["leads"]
+
+
+@pytest.mark.parametrize("page_number", ["1", "2", "99"])
+def test_a_list_over_the_count_cap_pages_without_counting(
+    client, rep, team, source, django_assert_num_queries, monkeypatch, page_number
+):
+    monkeypatch.setattr(selectors, "COUNT_CAP", 10)
+    _bulk_leads(60, owner=rep, team=team, source=source)
+    client.force_login(rep)
+    # A page past the end renders no rows, so no temperature badge loads the follow-up policy.
+    with django_assert_num_queries(QUEUE_QUERIES_REP - (page_number == "99")):
+        response = client.get(reverse("leads:queue"), {"stage": "all", "page": page_number})
+    assert response.status_code == 200
+    assert response.context["page"].paginator.count_is_exact is False
 
 
 # + the qualification panel: current criteria with rules, calls, reasons, helpful closes, referrals.
