@@ -261,7 +261,7 @@ def lead_export(request: HttpRequest) -> StreamingHttpResponse:
             source_id=data["source"].pk if data["source"] else None,
             owner_id=data["owner"].pk if data.get("owner") else None,
         )
-    q = lead_selectors.lead_list_needing_attention(user=request.user, filters=filters).select_related("team")
+    q = lead_selectors.lead_list_filtered(user=request.user, filters=filters)
     header, rows = services.lead_export_rows(q)
     response = StreamingHttpResponse(csvio.stream_csv(header, rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="leads.csv"'
