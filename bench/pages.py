@@ -140,6 +140,11 @@ def _call_page(fx: Fixtures, n: int) -> list[Request]:
     ]
 
 
+def _api_list(fx: Fixtures, n: int) -> list[Request]:
+    # The API authenticates a session as well as a token: the same user, the same scoping.
+    return [Request(fx.reps[i % len(fx.reps)], "/api/v1/leads/") for i in range(n)]
+
+
 def _dashboard_manager(fx: Fixtures, n: int) -> list[Request]:
     # Default filters: the manager's team, the last 90 days.
     return [Request(fx.managers[i % len(fx.managers)], "/dashboard/") for i in range(n)]
@@ -160,8 +165,7 @@ PAGES: list[PageSpec] = [
     PageSpec("call_page", "Discovery call page", "owner", _call_page),
     PageSpec("dashboard_manager", "Dashboard, whole page", "manager", _dashboard_manager, **DASHBOARD_TARGETS),
     PageSpec("dashboard_admin", "Dashboard, whole page", "admin", _dashboard_admin, **DASHBOARD_TARGETS),
-    # --- placeholders: the issues that build these pages add their requests here ---
-    PageSpec("api_list", "API lead list", "rep (token)", None, "comes with the intake issue (REST API)"),
+    PageSpec("api_list", "API lead list (page 1, JSON)", "rep", _api_list),
 ]
 
 
