@@ -411,8 +411,8 @@ def seed_users(ctx: SeedContext) -> int:
 
 
 def seed_teams(ctx: SeedContext) -> int:
-    lines = (f"{t + 1}\t{name}\t{MANAGER_IDS[t]}\n" for t, name in enumerate(TEAM_NAMES))
-    return ctx.copy("accounts_team", ["id", "name", "manager_id"], lines)
+    lines = (f"{t + 1}\t{name}\t{MANAGER_IDS[t]}\tround_robin\n" for t, name in enumerate(TEAM_NAMES))
+    return ctx.copy("accounts_team", ["id", "name", "manager_id", "assignment_rule"], lines)
 
 
 def seed_memberships(ctx: SeedContext) -> int:
@@ -421,9 +421,9 @@ def seed_memberships(ctx: SeedContext) -> int:
         for t, reps in enumerate(ctx.team_reps):
             for rep_id in reps:
                 i += 1
-                yield f"{i}\t{t + 1}\t{rep_id}\t1\tf\n"
+                yield f"{i}\t{t + 1}\t{rep_id}\t1\tf\t0\n"
 
-    return ctx.copy("accounts_membership", ["id", "team_id", "user_id", "weight", "is_away"], lines())
+    return ctx.copy("accounts_membership", ["id", "team_id", "user_id", "weight", "is_away", "rr_credit"], lines())
 
 
 def seed_sources(ctx: SeedContext) -> int:
