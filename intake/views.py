@@ -252,15 +252,7 @@ def lead_export(request: HttpRequest) -> StreamingHttpResponse:
     if not request.user.has_perm("intake.export_leads"):
         raise PermissionDenied
     form = LeadFilterForm(request.GET or None, user=request.user)
-    filters = lead_selectors.LeadFilters()
-    if form.is_bound and form.is_valid():
-        data = form.cleaned_data
-        filters = lead_selectors.LeadFilters(
-            q=data["q"],
-            stage=data["stage"] or lead_selectors.STAGE_FILTER_OPEN,
-            source_id=data["source"].pk if data["source"] else None,
-            owner_id=data["owner"].pk if data.get("owner") else None,
-        )
+    filters = form.to_filters() if form.is_bound and form.is_valid() else lead_selectors.LeadFilters()
     q = lead_selectors.lead_list_filtered(user=request.user, filters=filters)
     header, rows = services.lead_export_rows(q)
     response = StreamingHttpResponse(csvio.stream_csv(header, rows), content_type="text/csv; charset=utf-8")

@@ -365,9 +365,12 @@ class LeadQueue:
 def lead_list_filtered(*, user: User, filters: LeadFilters) -> QuerySet[Lead]:
     """The leads of the list under its filters, in a stable order (id): for an export, which
     streams every row, so the queue's "what needs you now" order (LeadQueue) is no use there."""
-    q = leads_visible_for_lists(user=user)
-    q = _apply_stage(_apply_filters_but_stage(q, filters), filters.stage)
-    return q.select_related("source", "owner", "team").order_by("id")
+    return _listed(user=user, filters=filters).select_related("source", "owner", "team").order_by("id")
+
+
+def _listed(*, user: User, filters: LeadFilters) -> QuerySet[Lead]:
+    """The leads a list shows: the user's scope under every filter (unordered)."""
+    return _apply_stage(_apply_filters_but_stage(leads_visible_for_lists(user=user), filters), filters.stage)
 
 
 def lead_list_needing_attention(
@@ -402,8 +405,7 @@ def lead_list_needing_attention(
         )
         ids = [pk for stage in stages for pk in counts.match_ids.get(stage, ())]
         return Lead.objects.filter(pk__in=ids).select_related("source", "owner", "sla").order_by(*order)
-    q = leads_visible_for_lists(user=user)
-    q = _apply_stage(_apply_filters_but_stage(q, filters), filters.stage)
+    q = _listed(user=user, filters=filters)
     if searching and counts is None:
         # The search in a subquery: joined directly with the sources, the planner may loop
         # over the 10 sources and repeat the trigram search for each (it underestimates GIN
