@@ -45,7 +45,6 @@ from leads.selectors import (
     day_end,
     day_start,
     disqualification_reason_key,
-    idle_q,
     response_bucket_q,
     stage_reached_q,
 )
@@ -704,19 +703,19 @@ def dashboard_cooling(
     """Open leads going cold, whatever the date range (a cold lead is old by nature): the counts
     (one query) and the longest waits first (one query). Always computed live, also when the rest
     of the page comes from a snapshot: the bulk-reassign form ticks these very leads."""
-    scoped_open = _scoped_leads(user=user, filters=filters, team_ids=team_ids).filter(stage__in=Lead.OPEN_STAGES)
-    counts = scoped_open.aggregate(
-        cooling=Count("id", filter=idle_q(days=cooling_days, now=now)),
-        cold=Count("id", filter=idle_q(days=cold_days, now=now)),
+    # leads.selectors.idle_q (what the linked list filters by) written as one comparison on the
+    # waiting time, the expression the lead_*open_waiting_idx indexes hold: the same leads.
+    cooling_cut, cold_cut = now - timedelta(days=cooling_days), now - timedelta(days=cold_days)
+    cooling = (
+        _scoped_leads(user=user, filters=filters, team_ids=team_ids)
+        .filter(stage__in=Lead.OPEN_STAGES)
+        .alias(waiting_since=Coalesce("last_touched_at", "received_at"))
+        .filter(waiting_since__lte=cooling_cut)
     )
+    counts = cooling.aggregate(cooling=Count("id"), cold=Count("id", filter=Q(waiting_since__lte=cold_cut)))
     cold_link = lambda days: _link(filters, with_dates=False, stage=STAGE_FILTER_OPEN, idle_days=days)  # noqa: E731
     # Longest wait first (never touched: waiting since arrival), as in the work queue.
-    leads = list(
-        scoped_open.filter(idle_q(days=cooling_days, now=now))
-        .select_related("owner", "source", "team")
-        .order_by(Coalesce("last_touched_at", "received_at"), "id")[:COLD_LIST_SIZE]
-    )
-    cold_cut = now - timedelta(days=cold_days)
+    leads = list(cooling.select_related("owner", "source", "team").order_by("waiting_since", "id")[:COLD_LIST_SIZE])
     for lead in leads:
         lead.is_cold_now = lead.waiting_since() <= cold_cut
     return Cooling(
