@@ -8,8 +8,9 @@ At a million leads the aggregates of dashboard_build take seconds; the page must
 - a page view shows the snapshot of its scope and filters when one is fresh (one indexed
   query), else computes live (dashboard_build: the same figures) and stores it, so the next view
   of the same filters is fast; "Refresh now" recomputes live;
-- the going-cold panel is always live (selectors.dashboard_cooling): the bulk-reassign form
-  ticks its very leads, and it is cheap (an index on the waiting time of open leads).
+- the going-cold list is always live (selectors.dashboard_cooling): the bulk-reassign form
+  ticks its very leads, and it is cheap (an index on the waiting time of open leads); its
+  counts come with the snapshot.
 
 The CSV export and the weekly digest keep computing live.
 
@@ -56,7 +57,7 @@ SNAPSHOT_MARGIN = timedelta(minutes=5)
 # Snapshots of filter sets nobody reopened are deleted by the beat task after this.
 SNAPSHOT_KEEP = timedelta(days=1)
 # Live on every view, so never stored.
-LIVE_FIELDS = ("cooling", "cold", "cooling_leads")
+LIVE_FIELDS = ("cooling_leads",)
 
 
 def snapshot_interval() -> timedelta:
@@ -154,18 +155,13 @@ def _dec(value: Any) -> Any:
 
 
 def figures_to_json(dash: Dashboard) -> dict[str, Any]:
-    """The stored part of a Dashboard: everything but the live going-cold panel."""
+    """The stored part of a Dashboard: everything but the live going-cold list."""
     return {f.name: _enc(getattr(dash, f.name)) for f in dataclasses.fields(dash) if f.name not in LIVE_FIELDS}
 
 
-def figures_from_json(data: dict[str, Any], *, cooling) -> Dashboard:
-    """A Dashboard from stored figures and a live going-cold panel (selectors.Cooling)."""
-    return Dashboard(
-        **{k: _dec(v) for k, v in data.items()},
-        cooling=cooling.cooling,
-        cold=cooling.cold,
-        cooling_leads=cooling.leads,
-    )
+def figures_from_json(data: dict[str, Any], *, cooling_leads: list) -> Dashboard:
+    """A Dashboard from stored figures and the live going-cold list."""
+    return Dashboard(**{k: _dec(v) for k, v in data.items()}, cooling_leads=cooling_leads)
 
 
 # --- Reading and writing ---------------------------------------------------------------------------
@@ -226,7 +222,7 @@ def dashboard_for_page(
 
     1. Read the follow-up policy (one query) and hash the scope, filters and policy (snapshot_key).
     2. Unless `refresh`: the snapshot under that key computed within snapshot_max_age() (one
-       query by the unique key); with it, the going-cold panel live (two queries).
+       query by the unique key); with it, the going-cold list live (one query).
     3. Otherwise compute everything live and store it (dashboard_build + one upsert).
     """
     now = now or timezone.now()
@@ -238,9 +234,15 @@ def dashboard_for_page(
         if snap is not None:
             _sla, cooling_days, cold_days, _hours = knobs
             cooling = dashboard_cooling(
-                user=user, filters=filters, team_ids=team_ids, now=now, cooling_days=cooling_days, cold_days=cold_days
+                user=user,
+                filters=filters,
+                team_ids=team_ids,
+                now=now,
+                cooling_days=cooling_days,
+                cold_days=cold_days,
+                count=False,
             )
-            return figures_from_json(snap.figures, cooling=cooling), snap
+            return figures_from_json(snap.figures, cooling_leads=cooling.leads), snap
     return snapshot_compute(user=user, filters=filters, teams=teams, knobs=knobs, key=key, now=now)
 
 
