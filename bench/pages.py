@@ -67,6 +67,10 @@ class PageSpec:
     max_queries: int | None = TARGET_QUERIES
     max_ratio: float | None = TARGET_RATIO
     max_requests: int | None = None  # fewer requests for slow pages
+    # Run once before the page is measured (untimed); returns what to report about it.
+    setup: Callable[[], dict] | None = None
+    # Run before each request, untimed (e.g. drop the dashboard snapshots: measure the live compute).
+    before_each: Callable[[], None] | None = None
 
 
 STAGES = ["lead", "prospect", "customer", "nurture", "disqualified", "lost", "open", "all"]
@@ -154,6 +158,39 @@ def _dashboard_admin(fx: Fixtures, n: int) -> list[Request]:
     return [Request(fx.admin, "/dashboard/") for _ in range(n)]
 
 
+def _dashboard_refresh() -> dict:
+    """The morning: the beat task has refreshed every manager's default view (and the admins')."""
+    from dashboard.snapshots import snapshots_refresh_defaults
+
+    t0 = time.perf_counter()
+    written = snapshots_refresh_defaults()
+    total_ms = (time.perf_counter() - t0) * 1000
+    return {
+        "refresh_snapshots": len(written),
+        "refresh_total_ms": round(total_ms, 1),
+        "refresh_max_compute_ms": max((s.compute_ms for s in written), default=0),
+    }
+
+
+def _drop_dashboard_snapshots() -> None:
+    from dashboard.models import DashboardSnapshot
+
+    DashboardSnapshot.objects.all().delete()
+
+
+def _dashboard_live(fx: Fixtures, n: int) -> list[Request]:
+    # A filter set no snapshot covers (the last 60 days, one source), with the snapshots dropped
+    # before each request: the figures computed live, as on a first view or "Refresh now".
+    return [
+        Request(fx.managers[i % len(fx.managers)], "/dashboard/", {"source": fx.sources[i % len(fx.sources)]})
+        for i in range(n)
+    ]
+
+
+def _dashboard_live_admin(fx: Fixtures, n: int) -> list[Request]:
+    return [Request(fx.admin, "/dashboard/", {"source": fx.sources[i % len(fx.sources)]}) for i in range(n)]
+
+
 PAGES: list[PageSpec] = [
     PageSpec("queue_rep", "Rep work queue", "rep", _queue_rep),
     PageSpec("queue_manager", "Work queue, team (manager)", "manager", _queue_manager),
@@ -163,8 +200,38 @@ PAGES: list[PageSpec] = [
     PageSpec("search_admin", "Lead search", "admin", _search_admin),
     PageSpec("detail", "Lead detail", "owner", _detail),
     PageSpec("call_page", "Discovery call page", "owner", _call_page),
-    PageSpec("dashboard_manager", "Dashboard, whole page", "manager", _dashboard_manager, **DASHBOARD_TARGETS),
-    PageSpec("dashboard_admin", "Dashboard, whole page", "admin", _dashboard_admin, **DASHBOARD_TARGETS),
+    PageSpec(
+        "dashboard_manager",
+        "Dashboard, whole page (snapshot refreshed by the beat)",
+        "manager",
+        _dashboard_manager,
+        setup=_dashboard_refresh,
+        **DASHBOARD_TARGETS,
+    ),
+    PageSpec(
+        "dashboard_admin",
+        "Dashboard, whole page (snapshot refreshed by the beat)",
+        "admin",
+        _dashboard_admin,
+        setup=_dashboard_refresh,
+        **DASHBOARD_TARGETS,
+    ),
+    PageSpec(
+        "dashboard_live_manager",
+        "Dashboard, computed live (filter no snapshot covers)",
+        "manager",
+        _dashboard_live,
+        before_each=_drop_dashboard_snapshots,
+        **{**DASHBOARD_TARGETS, "max_requests": 15},
+    ),
+    PageSpec(
+        "dashboard_live_admin",
+        "Dashboard, computed live (filter no snapshot covers)",
+        "admin",
+        _dashboard_live_admin,
+        before_each=_drop_dashboard_snapshots,
+        **{**DASHBOARD_TARGETS, "max_requests": 10},
+    ),
     PageSpec("api_list", "API lead list (page 1, JSON)", "rep", _api_list),
 ]
 
@@ -224,8 +291,11 @@ def measure_page(spec: PageSpec, fx: Fixtures, n_requests: int, clients: dict) -
     from django.test.utils import CaptureQueriesContext
 
     requests = spec.build(fx, min(n_requests, spec.max_requests or n_requests))
+    setup = spec.setup() if spec.setup else {}
 
-    def get(req: Request):
+    def get(req: Request, prepared: bool = False):
+        if spec.before_each and not prepared:
+            spec.before_each()
         response = clients[req.user_id].get(req.path, req.params)
         if response.status_code != 200:
             raise AssertionError(f"{spec.key}: {req} answered {response.status_code}")
@@ -235,8 +305,10 @@ def measure_page(spec: PageSpec, fx: Fixtures, n_requests: int, clients: dict) -
         get(req)
     times, cpu = [], []
     for req in requests:
+        if spec.before_each:
+            spec.before_each()
         c0, t0 = time.process_time(), time.perf_counter()
-        get(req)
+        get(req, prepared=True)
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
 
@@ -244,8 +316,10 @@ def measure_page(spec: PageSpec, fx: Fixtures, n_requests: int, clients: dict) -
     # Slow pages (fewer requests) capture a third of theirs: each capture replays its SQL 4 times.
     captured = CAPTURED if spec.max_requests is None else max(3, len(requests) // 3)
     for req in requests[:captured]:
+        if spec.before_each:
+            spec.before_each()
         with CaptureQueriesContext(connection) as captured:
-            get(req)
+            get(req, prepared=True)
         statements = [q["sql"] for q in captured.captured_queries]
         counts.append(len(statements))
         selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
@@ -276,6 +350,7 @@ def measure_page(spec: PageSpec, fx: Fixtures, n_requests: int, clients: dict) -
         "ratio_p50": round(p50 / sql50, 2) if sql50 else None,
         "slowest_sql_ms": round(slowest[0] * 1000, 2),
         "slowest_sql": slowest[1],
+        **setup,
     }
 
 
@@ -305,7 +380,11 @@ def run(db_url: str, n_leads: int) -> dict:
         clients[user.pk] = client
 
     results, skipped, plans = [], [], []
+    # BENCH_PAGE_KEYS=dashboard_manager,dashboard_live_manager: measure only these pages.
+    only = [k for k in os.environ.get("BENCH_PAGE_KEYS", "").split(",") if k]
     for spec in PAGES:
+        if only and spec.key not in only:
+            continue
         if spec.build is None:
             skipped.append({"key": spec.key, "title": spec.title, "skipped": spec.pending})
             print(f"  {spec.title}: skipped ({spec.pending})", flush=True)
@@ -370,6 +449,17 @@ def run(db_url: str, n_leads: int) -> dict:
         f" varying user, lead, filter and search term. SQL: the queries of the first {CAPTURED} requests re-run"
         f" directly on a cursor (median of {REPLAYS}). CPU: this process's CPU time per request (Python,"
         " templates, driver), which other jobs on the machine barely change, unlike wall time."
+    )
+    for r in results:
+        if "refresh_total_ms" in r:
+            notes += (
+                f"\n\n{r['title']} ({r['persona']}): before timing, the beat task's refresh wrote"
+                f" {r['refresh_snapshots']} snapshots (every manager's default view and the admins') in"
+                f" {r['refresh_total_ms']:.0f} ms, the slowest one {r['refresh_max_compute_ms']} ms."
+            )
+    notes += (
+        "\n\nDashboard, computed live: a filter no snapshot covers (one source), the snapshots dropped"
+        " before each request (untimed), so every request runs the aggregates and stores its snapshot."
     )
     return {
         "title": "Pages: server time, SQL queries, SQL floor",

@@ -45,7 +45,6 @@ from leads.selectors import (
     day_end,
     day_start,
     disqualification_reason_key,
-    idle_q,
     response_bucket_q,
     stage_reached_q,
 )
@@ -74,7 +73,7 @@ Z_95 = 1.959963984540054
 # --- Policy knobs: one function each, so the owning branches can swap them -----------------------
 
 
-def _policy_knobs() -> tuple[int, int, int, int]:
+def dashboard_policy_knobs() -> tuple[int, int, int, int]:
     """(SLA minutes, cooling days, cold days, escalation hours) from the admin's follow-up
     policy. One query."""
     from followups.models import FollowUpPolicy
@@ -493,6 +492,7 @@ def dashboard_build(
     teams: list[Team] | None = None,
     now: datetime | None = None,
     override_limit: int = OVERRIDE_LIST_SIZE,
+    knobs: tuple[int, int, int, int] | None = None,
 ) -> Dashboard:
     """Everything the dashboard page shows, in a fixed number of queries (11).
 
@@ -505,11 +505,12 @@ def dashboard_build(
     12–15. Follow-up discipline per rep (see _discipline).
     16–18. Qualification: calls and failing rules, override counts, the override list.
     `teams` is dashboard_teams(user) when the caller has it already (else one more query);
-    `override_limit` caps the override list (the CSV asks for more).
+    `override_limit` caps the override list (the CSV asks for more); `knobs` is dashboard_policy_knobs()
+    when the caller has read it already (else one more query).
     """
     now = now or timezone.now()
     team_ids = [t.pk for t in (teams if teams is not None else dashboard_teams(user=user))]
-    sla, cooling_days, cold_days, escalation_hours = _policy_knobs()
+    sla, cooling_days, cold_days, escalation_hours = knobs or dashboard_policy_knobs()
     min_sample = _min_sample()
     leads = dashboard_leads(user=user, filters=filters, team_ids=team_ids)
     link = lambda **extra: _link(filters, **extra)  # noqa: E731
@@ -649,22 +650,11 @@ def dashboard_build(
     # 8 and 9. Weekly trend (weeks in the user's zone, clipped to the range).
     trend = _weekly_trend(user=user, filters=filters, leads=leads)
 
-    # 10 and 11. Going cold: open leads, whatever the date range (a cold lead is old by nature).
+    # 10 and 11. Going cold.
+    cooling = dashboard_cooling(
+        user=user, filters=filters, team_ids=team_ids, now=now, cooling_days=cooling_days, cold_days=cold_days
+    )
     scoped_open = _scoped_leads(user=user, filters=filters, team_ids=team_ids).filter(stage__in=Lead.OPEN_STAGES)
-    counts = scoped_open.aggregate(
-        cooling=Count("id", filter=idle_q(days=cooling_days, now=now)),
-        cold=Count("id", filter=idle_q(days=cold_days, now=now)),
-    )
-    cold_link = lambda days: _link(filters, with_dates=False, stage=STAGE_FILTER_OPEN, idle_days=days)  # noqa: E731
-    # Longest wait first (never touched: waiting since arrival), as in the work queue.
-    cooling_leads = list(
-        scoped_open.filter(idle_q(days=cooling_days, now=now))
-        .select_related("owner", "source", "team")
-        .order_by(Coalesce("last_touched_at", "received_at"), "id")[:COLD_LIST_SIZE]
-    )
-    cold_cut = now - timedelta(days=cold_days)
-    for lead in cooling_leads:
-        lead.is_cold_now = lead.waiting_since() <= cold_cut
 
     # 12–18. Follow-up discipline and qualification, over the scoped leads (no cohort: the range
     # picks the follow-ups due, the calls held and the overrides made in it).
@@ -690,13 +680,59 @@ def dashboard_build(
         buckets=buckets,
         reasons=reasons,
         trend=trend,
-        cooling=Num(counts["cooling"], cold_link(cooling_days)),
-        cold=Num(counts["cold"], cold_link(cold_days)),
-        cooling_leads=cooling_leads,
+        cooling=cooling.cooling,
+        cold=cooling.cold,
+        cooling_leads=cooling.leads,
         discipline=discipline,
         discipline_total=discipline_total,
         qualification=qualification,
         escalation_hours=escalation_hours,
+    )
+
+
+@dataclass
+class Cooling:
+    cooling: Num | None  # None: not counted (a snapshot holds the counts)
+    cold: Num | None
+    leads: list[Lead]
+
+
+def dashboard_cooling(
+    *,
+    user: User,
+    filters: DashboardFilters,
+    team_ids: list[int],
+    now: datetime,
+    cooling_days: int,
+    cold_days: int,
+    count: bool = True,
+) -> Cooling:
+    """Open leads going cold, whatever the date range (a cold lead is old by nature): the counts
+    (one query, unless not `count`) and the longest waits first (one query). The list is always
+    computed live, also when the rest of the page comes from a snapshot: the bulk-reassign form
+    ticks these very leads. The counts come with the snapshot: at a million leads an admin's
+    count reads some 150,000 open leads, the list only its 50 rows from an index."""
+    # leads.selectors.idle_q (what the linked list filters by) written as one comparison on the
+    # waiting time, the expression the lead_*open_waiting_idx indexes hold: the same leads.
+    cooling_cut, cold_cut = now - timedelta(days=cooling_days), now - timedelta(days=cold_days)
+    cooling = (
+        _scoped_leads(user=user, filters=filters, team_ids=team_ids)
+        .filter(stage__in=Lead.OPEN_STAGES)
+        .alias(waiting_since=Coalesce("last_touched_at", "received_at"))
+        .filter(waiting_since__lte=cooling_cut)
+    )
+    # Longest wait first (never touched: waiting since arrival), as in the work queue.
+    leads = list(cooling.select_related("owner", "source", "team").order_by("waiting_since", "id")[:COLD_LIST_SIZE])
+    for lead in leads:
+        lead.is_cold_now = lead.waiting_since() <= cold_cut
+    if not count:
+        return Cooling(cooling=None, cold=None, leads=leads)
+    counts = cooling.aggregate(cooling=Count("id"), cold=Count("id", filter=Q(waiting_since__lte=cold_cut)))
+    cold_link = lambda days: _link(filters, with_dates=False, stage=STAGE_FILTER_OPEN, idle_days=days)  # noqa: E731
+    return Cooling(
+        cooling=Num(counts["cooling"], cold_link(cooling_days)),
+        cold=Num(counts["cold"], cold_link(cold_days)),
+        leads=leads,
     )
 
 

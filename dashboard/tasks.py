@@ -1,4 +1,5 @@
-"""Celery tasks of the dashboard: the weekly digest to each manager."""
+"""Celery tasks of the dashboard: the weekly digest to each manager, and the snapshots of every
+manager's default view (dashboard.snapshots)."""
 
 from __future__ import annotations
 
@@ -41,3 +42,14 @@ def digest_send_task(self, manager_id: int) -> bool:
     except Exception as exc:  # the mail server may be down: the claim was dropped, try again later
         logger.warning("digest to manager %s not sent: %s", manager_id, exc)
         raise self.retry(exc=exc) from exc
+
+
+# Scheduled by CELERY_BEAT_SCHEDULE in leadflow/settings.py (every DASHBOARD_SNAPSHOT_INTERVAL).
+
+
+@shared_task
+def snapshots_refresh() -> int:
+    """Recompute every manager's and the admins' default dashboard. Returns how many were written."""
+    from .snapshots import snapshots_refresh_defaults
+
+    return len(snapshots_refresh_defaults())

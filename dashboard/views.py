@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from leads.models import Lead
 
-from . import csvexport, selectors, services
+from . import csvexport, selectors, services, snapshots
 from .forms import BulkReassignForm, DashboardFilterForm
 
 
@@ -42,10 +42,12 @@ def _filters(request: HttpRequest):
 
 def _page(request: HttpRequest, *, reassign_form: BulkReassignForm | None = None, status: int = 200) -> HttpResponse:
     form, filters, reps, teams = _filters(request)
-    dash = selectors.dashboard_build(user=request.user, filters=filters, teams=teams)
+    dash, snapshot = snapshots.dashboard_for_page(user=request.user, filters=filters, teams=teams)
     ctx = {
         "form": form,
         "dash": dash,
+        "snapshot": snapshot,
+        "refresh_minutes": round(snapshots.snapshot_interval().total_seconds() / 60),
         "charts": dash.chart_data(),
         "dashboard_query": urlencode(filters.query_params()),
         "reassign_form": reassign_form
@@ -59,6 +61,17 @@ def _page(request: HttpRequest, *, reassign_form: BulkReassignForm | None = None
 def index(request: HttpRequest) -> HttpResponse:
     _require_dashboard(request)
     return _page(request)
+
+
+@login_required
+@require_POST
+def refresh(request: HttpRequest) -> HttpResponse:
+    """Recompute the figures of the filters in the query string now, then show them."""
+    _require_dashboard(request)
+    _form, filters, _reps, teams = _filters(request)
+    snapshots.dashboard_for_page(user=request.user, filters=filters, teams=teams, refresh=True)
+    query = request.GET.urlencode()
+    return redirect(f"{reverse('dashboard:index')}{'?' + query if query else ''}")
 
 
 @login_required

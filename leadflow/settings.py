@@ -267,12 +267,23 @@ FOLLOWUP_LEASE_SECONDS = envint("FOLLOWUP_LEASE_SECONDS", 300)
 FOLLOWUP_DISPATCH_BUDGET_SECONDS = envint("FOLLOWUP_DISPATCH_BUDGET_SECONDS", 45)
 # Periodic jobs: fixed entries only (cadences and reminders are our own rows, never beat rows).
 # `expires` drops triggers that piled up while the workers were down.
+# The manager's dashboard shows figures at most this old (plus a margin): the beat task
+# recomputes every manager's default view this often (dashboard.snapshots).
+DASHBOARD_SNAPSHOT_INTERVAL = envint("DASHBOARD_SNAPSHOT_INTERVAL", 600)
+
 CELERY_BEAT_SCHEDULE: dict = {
     # Monday 06:00 UTC; a digest of a past week is skipped rather than sent late (DigestSent).
     "dashboard-weekly-digest": {
         "task": "dashboard.tasks.digests_send_weekly",
         "schedule": crontab(minute=0, hour=6, day_of_week="mon"),
         "options": {"expires": 6 * 60 * 60},
+    },
+    # The dashboard's default views, computed ahead so a manager's page reads one row (issue #6);
+    # a run not started within the interval is dropped: the next one does the same work.
+    "dashboard-snapshots": {
+        "task": "dashboard.tasks.snapshots_refresh",
+        "schedule": float(DASHBOARD_SNAPSHOT_INTERVAL),
+        "options": {"expires": float(DASHBOARD_SNAPSHOT_INTERVAL)},
     },
     "dispatch-due-followups": {
         "task": "followups.tasks.dispatch_due_followups",

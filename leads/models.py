@@ -156,6 +156,19 @@ class Lead(models.Model):
                     ("", []),
                 ]
             ],
+            # The dashboard's going-cold panel (dashboard.selectors.dashboard_cooling): open leads
+            # by how long they have waited (never touched: since arrival), for admins and per
+            # team; the longest waits are read first and counted from the index alone.
+            *[
+                models.Index(
+                    *scope,
+                    Coalesce(F("last_touched_at"), F("received_at")),
+                    F("id"),
+                    name=f"lead_{name}open_waiting_idx",
+                    condition=Q(stage__in=["lead", "prospect"]),  # Lead.OPEN_STAGES
+                )
+                for name, scope in [("team_", [F("team")]), ("owner_", [F("owner")]), ("", [])]
+            ],
             # Search (name, email, company contain a term) uses trigram GIN indexes on
             # PostgreSQL, created by migration 0005 outside the model state (SQLite has none).
             models.Index(fields=["received_at"], name="lead_received_idx"),
