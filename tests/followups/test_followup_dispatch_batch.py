@@ -316,3 +316,25 @@ def test_one_refused_email_backs_off_that_row_alone_and_it_is_retried_once(lead,
     assert not Notification.objects.filter(emailed_at__isnull=True).exists()
     theirs.refresh_from_db()
     assert theirs.reminded_at is not None and theirs.attempts == 0 and theirs.last_error == ""
+
+
+def batch_queries(run) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        run()
+    return len(ctx.captured_queries)
+
+
+def test_a_bigger_batch_costs_one_more_query_per_email_only(lead, policy, mailoutbox):
+    """Claim, lock, notify and mark are a fixed number of statements per batch; what grows with the
+    batch is one UPDATE per email, each right after its email went (a kill resends at most one)."""
+    for i in range(2):
+        add(lead, due_in=-timedelta(minutes=10 + i))
+    small = batch_queries(lambda: services.followup_dispatch_batch(now=timezone.now()))
+    for i in range(7):
+        add(lead, due_in=-timedelta(minutes=i + 1))
+    big = batch_queries(lambda: services.followup_dispatch_batch(now=timezone.now()))
+    assert len(mailoutbox) == 9
+    assert big - small == 5
