@@ -23,9 +23,11 @@ import platform
 import re
 import shutil
 import signal
+import socketserver
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -37,8 +39,45 @@ RESULTS = REPO / "bench" / "results"
 MESSAGE_ID = re.compile(rb"^Message-ID: ", re.MULTILINE)
 EMAIL_BACKENDS = {
     "file": ("django.core.mail.backends.filebased.EmailBackend", "Django filebased: rendered, serialised, written"),
+    "smtp": (
+        "django.core.mail.backends.smtp.EmailBackend",
+        "Django SMTP to a sink on 127.0.0.1: one session per batch",
+    ),
     "dummy": ("django.core.mail.backends.dummy.EmailBackend", "Django dummy: rendered, not serialised or written"),
 }
+
+
+class SmtpSink(socketserver.ThreadingTCPServer):
+    """A local SMTP server that accepts every message and keeps its Message-ID (what a relay would
+    cost the worker: the SMTP dialogue per message over TCP, no onward delivery)."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, port: int):
+        self.message_ids: list[bytes] = []
+        super().__init__(("127.0.0.1", port), _SmtpSession)
+
+
+class _SmtpSession(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        self.wfile.write(b"220 bench sink\r\n")
+        while line := self.rfile.readline():
+            verb = line[:4].upper()
+            if verb == b"DATA":
+                self.wfile.write(b"354 go on\r\n")
+                chunks = []
+                while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
+                    chunks.append(chunk)
+                self.server.message_ids += MESSAGE_ID.findall(b"".join(chunks))
+                self.wfile.write(b"250 queued\r\n")
+            elif verb == b"EHLO":
+                self.wfile.write(b"250-bench sink\r\n250 8BITMIME\r\n")
+            elif verb == b"QUIT":
+                self.wfile.write(b"221 bye\r\n")
+                return
+            else:
+                self.wfile.write(b"250 ok\r\n")
 
 
 def bench_database_url(url: str) -> tuple[str, str]:
@@ -135,10 +174,11 @@ def main() -> int:
     parser.add_argument("--timeout", type=int, default=1800, help="give up after this many seconds")
     parser.add_argument(
         "--email",
-        choices=["file", "dummy"],
+        choices=["file", "smtp", "dummy"],
         default="file",
-        help="file: render and write every email (like SMTP minus the network); dummy: render, do not write",
+        help="file: render and write every email; smtp: send each to a local SMTP sink; dummy: render, do not write",
     )
+    parser.add_argument("--smtp-port", type=int, default=8704, help="the SMTP sink's port (127.0.0.1)")
     args = parser.parse_args()
 
     base_url = os.environ.get("DATABASE_URL", "")
@@ -169,12 +209,17 @@ def main() -> int:
     connection.close()
 
     mail_dir = Path(tempfile.mkdtemp(prefix="leadflow-bench-mail-"))
+    sink = SmtpSink(args.smtp_port) if args.email == "smtp" else None
+    if sink:
+        threading.Thread(target=sink.serve_forever, daemon=True).start()
     queue = f"lf-bench-{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,
         "CELERY_QUEUE": queue,
         "EMAIL_BACKEND": EMAIL_BACKENDS[args.email][0],
         "EMAIL_FILE_PATH": str(mail_dir),
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(args.smtp_port),
         "FOLLOWUP_TICK_SECONDS": "1",
         "LOG_LEVEL": "WARNING",
     }
@@ -220,6 +265,9 @@ def main() -> int:
                 os.killpg(proc.pid, signal.SIGKILL)
 
     emails = sum(len(MESSAGE_ID.findall(p.read_bytes())) for p in mail_dir.iterdir())
+    if sink:
+        sink.shutdown()
+        emails = len(sink.message_ids)
     notifications = Notification.objects.count()
     shutil.rmtree(mail_dir, ignore_errors=True)
     result = {
@@ -235,7 +283,7 @@ def main() -> int:
         "worker_peak_rss_mb": round(rss, 1),
         "notifications": notifications,
         "emails": emails,
-        "exactly_once": notifications == args.n and emails == (args.n if args.email == "file" else 0),
+        "exactly_once": notifications == args.n and emails == (0 if args.email == "dummy" else args.n),
         "batch_size": batch_size,
         "worker": "celery worker --pool=solo (one process), beat ticking every 1 s",
         "email_backend": EMAIL_BACKENDS[args.email][1],
