@@ -462,6 +462,9 @@ class _Send:
 class _Batch:
     token: uuid.UUID
     ids: list[int]
+    # Past this (time.monotonic()), no more emails: the lease may run out before the marks, and a
+    # second worker taking the rows over would send them again.
+    send_until: float = float("inf")
     sends: list[_Send] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)
 
@@ -475,6 +478,8 @@ def _claim(model: type[models.Model], sources: list[tuple[models.QuerySet, Q]], 
     claimers from taking the same row (a row someone else claimed no longer matches).
     """
     token = uuid.uuid4()
+    # A fifth of the lease is kept for marking (monotonic: `now` may be any time in tests and catch-ups).
+    send_until = time.monotonic() + settings.FOLLOWUP_LEASE_SECONDS * 0.8
     lease_until = now + timedelta(seconds=settings.FOLLOWUP_LEASE_SECONDS)
     picked: list[int] = []
     with transaction.atomic():
@@ -491,7 +496,7 @@ def _claim(model: type[models.Model], sources: list[tuple[models.QuerySet, Q]], 
     claimed = (
         list(model.objects.filter(pk__in=picked, claim_token=token).values_list("id", flat=True)) if picked else []
     )
-    return _Batch(token=token, ids=claimed)
+    return _Batch(token=token, ids=claimed, send_until=send_until)
 
 
 def _deliver(batch: _Batch, now: datetime) -> None:
@@ -523,6 +528,9 @@ def _deliver(batch: _Batch, now: datetime) -> None:
         for pk, key, email_to in to_email:
             send = by_key[key]
             if send.row_id in batch.failed:
+                continue
+            if time.monotonic() > batch.send_until:  # a slow mail server: the rest wait for a retry
+                batch.failed[send.row_id] = "email: the claim's lease ran short before it could be sent"
                 continue
             try:
                 # Times in the email read in the recipient's zone.

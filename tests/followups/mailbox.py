@@ -79,3 +79,17 @@ class RefusingBackend(BaseEmailBackend):
                 raise ConnectionRefusedError(f"mailbox unavailable: {message.to}")
             mail.outbox.append(message)
         return len(email_messages)
+
+
+class SlowBackend(BaseEmailBackend):
+    """A mail server that takes `delay` seconds per message (then delivers to the locmem outbox)."""
+
+    delay = 0.0
+
+    def send_messages(self, email_messages):
+        from django.core import mail
+
+        for message in email_messages:
+            time.sleep(SlowBackend.delay)
+            mail.outbox.append(message)
+        return len(email_messages)

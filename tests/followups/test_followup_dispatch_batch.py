@@ -15,7 +15,7 @@ from leads import services as lead_services
 from leads.models import Lead
 from tests.factories import make_lead, stage_extras
 
-from .mailbox import DyingBackend, RefusingBackend
+from .mailbox import DyingBackend, RefusingBackend, SlowBackend
 
 LEASE = timedelta(seconds=300)  # settings.FOLLOWUP_LEASE_SECONDS
 
@@ -338,3 +338,27 @@ def test_a_bigger_batch_costs_one_more_query_per_email_only(lead, policy, mailou
     big = batch_queries(lambda: services.followup_dispatch_batch(now=timezone.now()))
     assert len(mailoutbox) == 9
     assert big - small == 5
+
+
+def test_a_slow_mail_server_stops_the_batch_before_its_lease_runs_out(lead, settings, mailoutbox):
+    """Emails stop at four fifths of the lease: the rest are retried by a later batch, never sent
+    by a second worker while the first still sends."""
+    rows = [add(lead, due_in=-timedelta(minutes=10 - i), instruction=f"step {i}") for i in range(5)]
+    settings.FOLLOWUP_LEASE_SECONDS = 2
+    settings.EMAIL_BACKEND = "tests.followups.mailbox.SlowBackend"
+    SlowBackend.delay = 0.5
+    now = timezone.now()
+
+    services.followup_dispatch_batch(now=now)
+
+    first = len(mailoutbox)
+    assert first < 5
+    late = FollowUp.objects.filter(reminded_at__isnull=True)
+    assert late.count() == 5 - first
+    assert all("lease ran short" in row.last_error and row.claim_token is None for row in late)
+    assert Notification.objects.count() == 5  # the bell shows them all at once
+
+    SlowBackend.delay = 0
+    dispatch(now + timedelta(minutes=2))
+    assert sorted(m.subject for m in mailoutbox) == sorted(f"Call Lena Lead: {r.instruction}" for r in rows)
+    assert not FollowUp.objects.filter(reminded_at__isnull=True).exists()
