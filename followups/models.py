@@ -95,9 +95,12 @@ class FollowUpPolicy(models.Model):
     )
     batch_size = models.PositiveIntegerField(
         "dispatcher batch size",
-        default=50,
+        # 200: each batch costs about ten queries whatever its size (claim, lock, insert, mark), so
+        # 50 spent a fifth of the dispatcher's database time on them; a batch of 200 is still
+        # sent in well under the lease and holds a few hundred kB.
+        default=200,
         validators=[MinValueValidator(1), MaxValueValidator(1000)],
-        help_text="Rows one dispatcher claims at a time. Small batches share work between workers.",
+        help_text="Rows one dispatcher claims at a time. Smaller batches share work between more workers.",
     )
     max_attempts = models.PositiveIntegerField(
         "attempts before a reminder is marked failed", default=5, validators=[MinValueValidator(1)]

@@ -20,7 +20,8 @@ from django.core.exceptions import ValidationError
 from django.core.mail import get_connection
 from django.db import connection as db_connection
 from django.db import models, transaction
-from django.db.models import F, Min, OuterRef, Q, Subquery
+from django.db.models import F, Min, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import dateformat, timezone
 
 from accounts.models import Membership, User
@@ -461,6 +462,9 @@ class _Send:
 class _Batch:
     token: uuid.UUID
     ids: list[int]
+    # Past this (time.monotonic()), no more emails: the lease may run out before the marks, and a
+    # second worker taking the rows over would send them again.
+    send_until: float = float("inf")
     sends: list[_Send] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)
 
@@ -474,6 +478,8 @@ def _claim(model: type[models.Model], sources: list[tuple[models.QuerySet, Q]], 
     claimers from taking the same row (a row someone else claimed no longer matches).
     """
     token = uuid.uuid4()
+    # A fifth of the lease is kept for marking (monotonic: `now` may be any time in tests and catch-ups).
+    send_until = time.monotonic() + settings.FOLLOWUP_LEASE_SECONDS * 0.8
     lease_until = now + timedelta(seconds=settings.FOLLOWUP_LEASE_SECONDS)
     picked: list[int] = []
     with transaction.atomic():
@@ -490,7 +496,7 @@ def _claim(model: type[models.Model], sources: list[tuple[models.QuerySet, Q]], 
     claimed = (
         list(model.objects.filter(pk__in=picked, claim_token=token).values_list("id", flat=True)) if picked else []
     )
-    return _Batch(token=token, ids=claimed)
+    return _Batch(token=token, ids=claimed, send_until=send_until)
 
 
 def _deliver(batch: _Batch, now: datetime) -> None:
@@ -503,34 +509,42 @@ def _deliver(batch: _Batch, now: datetime) -> None:
     by_key = {s.notification.key: s for s in batch.sends}
     if not by_key:
         return
-    to_email = list(Notification.objects.filter(key__in=list(by_key), emailed_at__isnull=True).exclude(email_to=""))
+    to_email = list(
+        Notification.objects.filter(key__in=list(by_key), emailed_at__isnull=True)
+        .exclude(email_to="")
+        .values_list("pk", "key", "email_to")
+    )
     if not to_email:
         return
     try:
         connection = get_connection()
         connection.open()
     except Exception as e:  # the mail server is down: every row of the batch backs off
-        for n in to_email:
-            batch.failed[by_key[n.key].row_id] = f"email connection: {e!r}"
+        for _pk, key, _email_to in to_email:
+            batch.failed[by_key[key].row_id] = f"email connection: {e!r}"
         return
     mark_emailed = f"UPDATE {Notification._meta.db_table} SET emailed_at = %s WHERE id = %s"
     try:
-        for n in to_email:
-            send = by_key[n.key]
+        for pk, key, email_to in to_email:
+            send = by_key[key]
             if send.row_id in batch.failed:
+                continue
+            if time.monotonic() > batch.send_until:  # a slow mail server: the rest wait for a retry
+                batch.failed[send.row_id] = "email: the claim's lease ran short before it could be sent"
                 continue
             try:
                 # Times in the email read in the recipient's zone.
                 with timezone.override(zone_of(send.ctx["recipient"])):
-                    msg = make_message(send.template, n.email_to, send.ctx, key=n.key, connection=connection)
+                    msg = make_message(send.template, email_to, send.ctx, key=key, connection=connection)
                 msg.send()
             except Exception as e:
-                batch.failed[send.row_id] = f"email to {n.email_to}: {e!r}"
+                batch.failed[send.row_id] = f"email to {email_to}: {e!r}"
             else:
-                # One plain statement per email (its own commit, as before); the ORM's update()
-                # compiled a queryset per email, a tenth of the dispatcher's time.
+                # One plain statement per email, its own commit, before the next email goes: a
+                # kill resends at most the one email in flight (same Message-ID). Marking a whole
+                # batch after send_messages() would resend up to a batch after a kill.
                 with db_connection.cursor() as cursor:
-                    cursor.execute(mark_emailed, [now, n.pk])
+                    cursor.execute(mark_emailed, [now, pk])
     finally:
         connection.close()
 
@@ -585,21 +599,21 @@ def _followup_sends(row: FollowUp, *, now: datetime, policy: FollowUpPolicy) -> 
     marks: set[str] = set()
     lead, manager = row.lead, row.lead.team.manager
     recipient = row.owner or manager
-    base_ctx = {"followup": row, "lead": lead, "lead_label": _lead_label(lead), "path": lead.get_absolute_url()}
+    label = _lead_label(lead)
+    base_ctx = {"followup": row, "lead": lead, "lead_label": label, "path": lead.get_absolute_url()}
     if row.reminded_at is None and row.due_at <= now:
         marks.add("reminded_at")
+        due_local = _local(row.due_at, recipient)
         if row.recycles_lead:
             kind, template = Notification.Kind.NURTURE, "nurture-recycle"
-            text = f"{_lead_label(lead)} is back from nurture: {row.instruction}"
+            text = f"{label} is back from nurture: {row.instruction}"
         else:
             kind, template = Notification.Kind.REMINDER, "followup-reminder"
-            text = (
-                f"{row.get_kind_display()} {_lead_label(lead)}: {row.instruction} (due {_local(row.due_at, recipient)})"
-            )
+            text = f"{row.get_kind_display()} {label}: {row.instruction} (due {due_local})"
         n = _notification(
             user=recipient, kind=kind, key=_due_key(row, "reminder"), text=text, url=base_ctx["path"], now=now
         )
-        ctx = {**base_ctx, "recipient": recipient, "due_local": _local(row.due_at, recipient)}
+        ctx = {**base_ctx, "recipient": recipient, "due_local": due_local}
         sends.append(_Send(row.pk, n, template, ctx))
     reminded = row.reminded_at is not None or "reminded_at" in marks
     late_by = now - row.due_at
@@ -613,7 +627,7 @@ def _followup_sends(row: FollowUp, *, now: datetime, policy: FollowUpPolicy) -> 
         # A manager who owns the follow-up was reminded already; escalating to oneself says nothing.
         if recipient.pk != manager.pk:
             hours = int(late_by.total_seconds() // 3600)
-            text = f"Overdue {hours} h: {recipient}'s {row.get_kind_display().lower()} with {_lead_label(lead)}"
+            text = f"Overdue {hours} h: {recipient}'s {row.get_kind_display().lower()} with {label}"
             n = _notification(
                 user=manager,
                 kind=Notification.Kind.ESCALATION,
@@ -633,7 +647,7 @@ def _followup_sends(row: FollowUp, *, now: datetime, policy: FollowUpPolicy) -> 
     return sends, marks
 
 
-def followup_dispatch_batch(*, now: datetime) -> int:
+def followup_dispatch_batch(*, now: datetime, policy: FollowUpPolicy | None = None) -> int:
     """Remind and escalate one batch of due follow-ups. Returns the rows claimed (0: none due).
 
     1. Claim (short transaction, no I/O): pending unreminded rows with due_at <= now, then reminded
@@ -649,7 +663,7 @@ def followup_dispatch_batch(*, now: datetime) -> int:
        token still holds. Recycle rows return their lead to stage "lead" in the same transaction.
        Failed sends back off; after max_attempts the row is marked failed for an admin to see.
     """
-    policy = FollowUpPolicy.load()
+    policy = policy or FollowUpPolicy.load()
     pending = FollowUp.objects.filter(state=State.PENDING, lease_until__isnull=True, failed_at__isnull=True)
     due = Q(reminded_at__isnull=True, due_at__lte=now)
     escalation = Q(
@@ -769,10 +783,10 @@ def _sla_sends(clock: SlaClock, *, now: datetime) -> tuple[list[_Send], set[str]
     return sends, marks
 
 
-def sla_dispatch_batch(*, now: datetime) -> int:
+def sla_dispatch_batch(*, now: datetime, policy: FollowUpPolicy | None = None) -> int:
     """Speed-to-lead alerts for one batch of clocks: the same claim → decide → send → mark as
     followup_dispatch_batch. A clock whose lead was contacted (or moved on) just stops."""
-    policy = FollowUpPolicy.load()
+    policy = policy or FollowUpPolicy.load()
     due = Q(next_alert_at__isnull=False, next_alert_at__lte=now, lease_until__isnull=True)
     expired = Q(lease_until__lte=now)
     batch = _claim(
@@ -788,6 +802,7 @@ def sla_dispatch_batch(*, now: datetime) -> int:
         return 0
 
     marks: dict[int, set[str]] = {}
+    manager_alerted: set[int] = set()  # clocks whose manager was alerted before this batch
     with transaction.atomic():
         clocks = (
             SlaClock.objects.select_for_update(of=("self",))
@@ -807,16 +822,30 @@ def sla_dispatch_batch(*, now: datetime) -> int:
                 continue
             batch.sends += sends
             marks[clock.pk] = clock_marks
+            if clock.manager_alerted_at is not None:
+                manager_alerted.add(clock.pk)
         Notification.objects.bulk_create([s.notification for s in batch.sends], ignore_conflicts=True)
 
     _deliver(batch, now)
 
+    # Most clocks only need their marks written: one UPDATE per kind of mark, where our token still
+    # holds. A clock whose lead goes back to the pool moves it in its own transaction.
+    groups: dict[tuple[frozenset[str], bool], list[int]] = {}
     for clock_id, clock_marks in marks.items():
-        if clock_id not in batch.failed:
+        if clock_id in batch.failed:
+            continue
+        if "manager_alerted_at" in clock_marks and policy.sla_return_to_pool:
             try:
                 _sla_mark(clock_id, clock_marks, token=batch.token, now=now, policy=policy)
             except Exception as e:  # e.g. the return to the pool failed (rolled back): retry later
                 batch.failed[clock_id] = f"mark: {e!r}"
+            continue
+        manager_done = "manager_alerted_at" in clock_marks or clock_id in manager_alerted
+        groups.setdefault((frozenset(clock_marks), manager_done), []).append(clock_id)
+    for (clock_marks, manager_done), ids in groups.items():
+        SlaClock.objects.filter(pk__in=ids, claim_token=batch.token).update(
+            **_sla_mark_fields(clock_marks, manager_done=manager_done, now=now)
+        )
     _record_failures(SlaClock, batch, now=now, max_attempts=policy.max_attempts)
     return len(batch.ids)
 
@@ -828,17 +857,23 @@ def _sla_mark(clock_id: int, marks: set[str], *, token: uuid.UUID, now: datetime
     clock = SlaClock.objects.select_for_update().filter(pk=clock_id, claim_token=token).select_related("lead").first()
     if clock is None:  # lost the claim: the lead was contacted meanwhile, or another worker has it
         return
+    manager_done = "manager_alerted_at" in marks or clock.manager_alerted_at is not None
+    update = _sla_mark_fields(marks, manager_done=manager_done, now=now)
+    if "manager_alerted_at" in marks and policy.sla_return_to_pool and clock.lead.owner_id:
+        lead_return_to_pool(lead=clock.lead, by=None, reason="Speed-to-lead SLA missed")
+        update["returned_to_pool_at"] = now
+    SlaClock.objects.filter(pk=clock_id).update(**update)
+
+
+def _sla_mark_fields(marks: Iterable[str], *, manager_done: bool, now: datetime) -> dict:
+    """What marking a clock writes: its marks, the next alert (the manager's, unless done), the claim released."""
     update: dict = {"lease_until": None, "claim_token": None, "attempts": 0, "last_error": ""}
     if "stopped_at" in marks:
-        update.update(stopped_at=clock.stopped_at or now, next_alert_at=None)
+        update.update(stopped_at=Coalesce("stopped_at", Value(now)), next_alert_at=None)
     else:
         update.update({name: now for name in marks})
-        manager_done = "manager_alerted_at" in marks or clock.manager_alerted_at is not None
-        update["next_alert_at"] = None if manager_done else clock.manager_due_at
-        if "manager_alerted_at" in marks and policy.sla_return_to_pool and clock.lead.owner_id:
-            lead_return_to_pool(lead=clock.lead, by=None, reason="Speed-to-lead SLA missed")
-            update["returned_to_pool_at"] = now
-    SlaClock.objects.filter(pk=clock_id).update(**update)
+        update["next_alert_at"] = None if manager_done else F("manager_due_at")
+    return update
 
 
 def dispatch_due(*, now: Callable[[], datetime] = timezone.now, budget_seconds: float | None = None) -> int:
@@ -858,7 +893,8 @@ def dispatch_due(*, now: Callable[[], datetime] = timezone.now, budget_seconds: 
     with _redoable_commits():
         while time.monotonic() < stop_at:
             at = now()
-            handled = followup_dispatch_batch(now=at) + sla_dispatch_batch(now=at)
+            policy = FollowUpPolicy.load()  # once per round: an admin's change applies from the next one
+            handled = followup_dispatch_batch(now=at, policy=policy) + sla_dispatch_batch(now=at, policy=policy)
             total += handled
             if handled == 0:
                 break

@@ -64,3 +64,32 @@ class DyingBackend(BaseEmailBackend):
             DyingBackend.sent += 1
             mail.outbox.append(message)
         return len(email_messages)
+
+
+class RefusingBackend(BaseEmailBackend):
+    """A mail server that refuses the addresses in `refused` and delivers the rest (to the locmem outbox)."""
+
+    refused: set[str] = set()
+
+    def send_messages(self, email_messages):
+        from django.core import mail
+
+        for message in email_messages:
+            if set(message.to) & RefusingBackend.refused:
+                raise ConnectionRefusedError(f"mailbox unavailable: {message.to}")
+            mail.outbox.append(message)
+        return len(email_messages)
+
+
+class SlowBackend(BaseEmailBackend):
+    """A mail server that takes `delay` seconds per message (then delivers to the locmem outbox)."""
+
+    delay = 0.0
+
+    def send_messages(self, email_messages):
+        from django.core import mail
+
+        for message in email_messages:
+            time.sleep(SlowBackend.delay)
+            mail.outbox.append(message)
+        return len(email_messages)

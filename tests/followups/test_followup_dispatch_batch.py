@@ -15,7 +15,7 @@ from leads import services as lead_services
 from leads.models import Lead
 from tests.factories import make_lead, stage_extras
 
-from .mailbox import DyingBackend
+from .mailbox import DyingBackend, RefusingBackend, SlowBackend
 
 LEASE = timedelta(seconds=300)  # settings.FOLLOWUP_LEASE_SECONDS
 
@@ -262,3 +262,103 @@ def test_batches_follow_the_policy_size(lead, policy):
     assert services.followup_dispatch_batch(now=timezone.now()) == 3
     assert FollowUpPolicy.load().batch_size == 3
     assert dispatch() == 4
+
+
+def test_a_notification_left_by_a_dead_worker_is_neither_shown_nor_emailed_twice(lead, mailoutbox):
+    """A worker died after creating (and emailing) one row's notification but before marking the row:
+    the next batch takes the row over with the others and neither duplicates the bell nor the email."""
+    rows = [add(lead, due_in=-timedelta(minutes=5 - i), instruction=f"step {i}") for i in range(3)]
+    now = timezone.now()
+    Notification.objects.create(
+        user=lead.owner,
+        kind=Notification.Kind.REMINDER,
+        key=services._due_key(rows[1], "reminder"),
+        text="left by the dead worker",
+        created_at=now,
+        email_to=lead.owner.email,
+        emailed_at=now,
+    )
+
+    assert dispatch(now) == 3
+
+    assert Notification.objects.count() == 3
+    assert Notification.objects.get(key=services._due_key(rows[1], "reminder")).text == "left by the dead worker"
+    assert sorted(m.subject for m in mailoutbox) == ["Call Lena Lead: step 0", "Call Lena Lead: step 2"]
+    assert not Notification.objects.filter(emailed_at__isnull=True).exists()
+    assert not FollowUp.objects.filter(reminded_at__isnull=True).exists()
+    assert dispatch(now + LEASE * 2) == 0
+
+
+def test_one_refused_email_backs_off_that_row_alone_and_it_is_retried_once(lead, teammate, settings, mailoutbox):
+    mine = [add(lead, due_in=-timedelta(minutes=3 - i), instruction=f"mine {i}") for i in range(2)]
+    theirs = add(lead, due_in=-timedelta(minutes=2), owner=teammate, instruction="theirs")
+    settings.EMAIL_BACKEND = "tests.followups.mailbox.RefusingBackend"
+    RefusingBackend.refused = {teammate.email}
+    now = timezone.now()
+
+    assert dispatch(now) == 3
+
+    theirs.refresh_from_db()
+    assert theirs.reminded_at is None and theirs.attempts == 1 and "mailbox unavailable" in theirs.last_error
+    assert theirs.claim_token is None and theirs.lease_until == now + timedelta(minutes=1)
+    for row in mine:
+        row.refresh_from_db()
+        assert row.reminded_at == now and row.attempts == 0 and row.claim_token is None
+    assert sorted(m.subject for m in mailoutbox) == ["Call Lena Lead: mine 0", "Call Lena Lead: mine 1"]
+    assert Notification.objects.count() == 3  # the bell shows the refused one already
+
+    RefusingBackend.refused = set()
+    assert dispatch(now + timedelta(seconds=30)) == 0  # still backing off
+    assert dispatch(now + timedelta(minutes=2)) == 1  # only the refused row comes back
+
+    assert [m.to for m in mailoutbox] == [[lead.owner.email]] * 2 + [[teammate.email]]
+    assert Notification.objects.count() == 3
+    assert not Notification.objects.filter(emailed_at__isnull=True).exists()
+    theirs.refresh_from_db()
+    assert theirs.reminded_at is not None and theirs.attempts == 0 and theirs.last_error == ""
+
+
+def batch_queries(run) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        run()
+    return len(ctx.captured_queries)
+
+
+def test_a_bigger_batch_costs_one_more_query_per_email_only(lead, policy, mailoutbox):
+    """Claim, lock, notify and mark are a fixed number of statements per batch; what grows with the
+    batch is one UPDATE per email, each right after its email went (a kill resends at most one)."""
+    for i in range(2):
+        add(lead, due_in=-timedelta(minutes=10 + i))
+    small = batch_queries(lambda: services.followup_dispatch_batch(now=timezone.now()))
+    for i in range(7):
+        add(lead, due_in=-timedelta(minutes=i + 1))
+    big = batch_queries(lambda: services.followup_dispatch_batch(now=timezone.now()))
+    assert len(mailoutbox) == 9
+    assert big - small == 5
+
+
+def test_a_slow_mail_server_stops_the_batch_before_its_lease_runs_out(lead, settings, mailoutbox):
+    """Emails stop at four fifths of the lease: the rest are retried by a later batch, never sent
+    by a second worker while the first still sends."""
+    rows = [add(lead, due_in=-timedelta(minutes=10 - i), instruction=f"step {i}") for i in range(5)]
+    settings.FOLLOWUP_LEASE_SECONDS = 2
+    settings.EMAIL_BACKEND = "tests.followups.mailbox.SlowBackend"
+    SlowBackend.delay = 0.5
+    now = timezone.now()
+
+    services.followup_dispatch_batch(now=now)
+
+    first = len(mailoutbox)
+    assert first < 5
+    late = FollowUp.objects.filter(reminded_at__isnull=True)
+    assert late.count() == 5 - first
+    assert all("lease ran short" in row.last_error and row.claim_token is None for row in late)
+    assert Notification.objects.count() == 5  # the bell shows them all at once
+
+    SlowBackend.delay = 0
+    dispatch(now + timedelta(minutes=2))
+    assert sorted(m.subject for m in mailoutbox) == sorted(f"Call Lena Lead: {r.instruction}" for r in rows)
+    assert not FollowUp.objects.filter(reminded_at__isnull=True).exists()

@@ -143,3 +143,27 @@ def test_an_sla_alert_that_cannot_be_emailed_is_retried_and_shown_once(new_lead,
     assert alerts() == [("sla_owner", "rita")]
     assert len(mailoutbox) == 1
     assert FollowUp.objects.filter(lead=new_lead).count() == 0  # no cadence configured in this test
+
+
+def test_a_bigger_batch_of_alerts_costs_one_more_query_per_email_only(rep, team, source, policy, mailoutbox):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def leads_received(at: datetime, n: int) -> None:
+        with time_machine.travel(at, tick=False):
+            for i in range(n):
+                make_lead(owner=rep, team=team, source=source, name=f"Lead {at:%M}-{i}", received_at=at)
+
+    def queries_at(at: datetime) -> int:
+        with time_machine.travel(at, tick=False), CaptureQueriesContext(connection) as ctx:
+            services.sla_dispatch_batch(now=at)
+        return len(ctx.captured_queries)
+
+    leads_received(MONDAY_10, 2)
+    leads_received(MONDAY_10 + timedelta(minutes=1), 6)
+    small = queries_at(MONDAY_10 + timedelta(minutes=15))
+    big = queries_at(MONDAY_10 + timedelta(minutes=16))
+
+    assert len(mailoutbox) == 8
+    assert big - small == 4
+    assert SlaClock.objects.filter(owner_alerted_at__isnull=False, claim_token__isnull=True).count() == 8
