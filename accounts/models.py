@@ -23,6 +23,16 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.get_full_name() or self.username
 
+    @property
+    def role_names(self) -> list[str]:
+        """The user's roles (group names), sorted. Read together with the permissions
+        (accounts.backends.load_access): no query of its own on a page that checked one."""
+        if not hasattr(self, "_role_names"):
+            from .backends import load_access
+
+            load_access(self)
+        return self._role_names
+
 
 class Team(models.Model):
     """A sales team: one manager and its members (the reps). A manager may run several teams."""

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import QuerySet
+from django.db import connections
+from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
 
 from accounts.models import User
 from leads.models import Lead
@@ -43,15 +44,26 @@ class LeadFollowUps:
 
 
 def lead_followups(*, lead: Lead) -> LeadFollowUps:
-    """The lead page's panel: pending follow-ups by due time, then the last few closed. Two queries."""
-    q = FollowUp.objects.filter(lead=lead).select_related("owner")
-    pending = list(q.filter(state=FollowUp.State.PENDING).order_by("due_at", "id"))
-    recent = list(
-        q.exclude(state=FollowUp.State.PENDING)
-        .select_related("activity", "completed_by")
-        .order_by("-completed_at", "-id")[:RECENT_CLOSED]
+    """The lead page's panel: pending follow-ups by due time, then the last few closed. One query:
+    the pending ones and the RECENT_CLOSED latest closed ones (a sliced subquery), in that order."""
+    pending = Q(state=FollowUp.State.PENDING)
+    closed = FollowUp.objects.filter(lead=lead).exclude(pending).order_by("-completed_at", "-id")
+    q = (
+        FollowUp.objects.filter(lead=lead)
+        .filter(pending | Q(pk__in=closed.values("pk")[:RECENT_CLOSED]))
+        .select_related("owner", "activity", "completed_by")
+        .annotate(closed=Case(When(pending, then=Value(0)), default=Value(1), output_field=IntegerField()))
+        .order_by(
+            # Pending: by due time; closed: the latest first (the two lists' own orders).
+            "closed",
+            Case(When(pending, then=F("due_at"))),
+            Case(When(pending, then=F("id"))),
+            F("completed_at").desc(),
+            F("id").desc(),
+        )
     )
-    return LeadFollowUps(pending=pending, recent=recent)
+    rows = list(q)
+    return LeadFollowUps(pending=[f for f in rows if not f.closed], recent=[f for f in rows if f.closed])
 
 
 SCOPE_MINE = "mine"
@@ -70,6 +82,34 @@ def followup_list_pending(*, user: User, scope: str = SCOPE_MINE) -> QuerySet[Fo
 
 def notification_unread_count(*, user: User) -> int:
     return Notification.objects.filter(user=user, read_at__isnull=True).count()
+
+
+def notification_unread_count_and_policy(*, user: User) -> tuple[int, FollowUpPolicy]:
+    """The bell's unread count and the follow-up policy (its defaults if never saved), in one
+    query: every page shows the one, list pages need the other (temperature badges), and on
+    a list page one more round trip would cost as much as the two rows.
+
+    The policy row is LEFT JOINed to a one-row table, so the count comes back even when the
+    admin has not saved a policy (FollowUpPolicy.load's fallback).
+    """
+    unread = (
+        Notification.objects.filter(user=user, read_at__isnull=True)
+        .order_by()
+        .values("user_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    policy = FollowUpPolicy.objects.filter(pk=FollowUpPolicy.SINGLETON_PK).order_by()
+    unread_sql, unread_params = unread.query.sql_with_params()
+    policy_sql, policy_params = policy.query.sql_with_params()
+    sql = f"SELECT ({unread_sql}), p.* FROM (SELECT 1 AS one) AS x LEFT JOIN ({policy_sql}) AS p ON 1 = 1"
+    with connections[policy.db].cursor() as cursor:
+        cursor.execute(sql, [*unread_params, *policy_params])
+        count, *values = cursor.fetchone()
+    if values[0] is None:
+        return count or 0, FollowUpPolicy(pk=FollowUpPolicy.SINGLETON_PK)
+    fields = [f.attname for f in FollowUpPolicy._meta.concrete_fields]
+    return count or 0, FollowUpPolicy.from_db(policy.db, fields, values)
 
 
 def notification_list(*, user: User) -> QuerySet[Notification]:

@@ -157,7 +157,8 @@ LOGOUT_REDIRECT_URL = "login"
 AUTHENTICATION_BACKENDS = [
     # First, so a locked-out username+IP is refused before the password is even checked.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend reading permissions and roles in one query (accounts/backends.py).
+    "accounts.backends.AccessBackend",
 ]
 # Login throttling: 5 failures for one username from one address lock that pair out for 15
 # minutes (a cool-off, so nobody waits for an admin); other people and addresses are unaffected.

@@ -2,6 +2,10 @@ from __future__ import annotations
 
 from django import template
 from django.utils import timezone
+from django.utils.dates import MONTHS_3, WEEKDAYS_ABBR
+from django.utils.html import format_html
+from django.utils.text import capfirst
+from django.utils.timesince import timesince, timeuntil
 
 from followups.forms import ACTIVITY_FOR_KIND
 from followups.selectors import lead_temperature
@@ -17,15 +21,58 @@ TEMPERATURE_HELP = {
 }
 
 
-@register.inclusion_tag("followups/_temperature.html", takes_context=True)
-def temperature(context, lead):
-    """A temperature badge for an open lead; uses the policy the context processor loads once."""
+def temperature_badge(lead, policy, now) -> str:
+    """The temperature badge of an open lead ("" otherwise). A function, not a template: lists
+    show one per row (see leads_extras.queue_rows)."""
     if not lead.is_open:
-        return {"temperature": ""}
+        return ""
+    value = lead_temperature(lead=lead, policy=policy, now=now)
+    return format_html(
+        '<span class="badge temperature temperature-{} text-bg-{}" title="{}">{}</span>',
+        value,
+        TEMPERATURE_COLOURS[value],
+        TEMPERATURE_HELP[value],
+        capfirst(value),
+    )
+
+
+@register.simple_tag(takes_context=True)
+def temperature(context, lead) -> str:
+    """A temperature badge for an open lead; uses the policy the context processor loads once."""
     policy = context.get("followup_policy")
     policy = policy() if callable(policy) else policy
-    value = lead_temperature(lead=lead, policy=policy, now=timezone.now())
-    return {"temperature": value, "colour": TEMPERATURE_COLOURS[value], "help": TEMPERATURE_HELP[value]}
+    return temperature_badge(lead, policy, timezone.now())
+
+
+def day_and_time(value) -> str:
+    """`value|date:"D j M, H:i"` ("Mon 3 Nov, 14:05" in the user's zone) without the template
+    date parser: lists format a few per row."""
+    local = timezone.localtime(value)
+    return f"{WEEKDAYS_ABBR[local.weekday()]} {local.day} {MONTHS_3[local.month].title()}, {local:%H:%M}"
+
+
+@register.simple_tag
+def sla_badge(lead, sla) -> str:
+    """The speed-to-lead state of an uncontacted lead: a live countdown (static/js/followups.js)
+    or the breach; "" for a contacted lead or one past the lead stage."""
+    if not sla or lead.first_contacted_at or lead.stage != "lead":
+        return ""
+    due = timezone.localtime(sla.owner_due_at)
+    if due <= timezone.now():
+        return format_html(
+            '<span class="badge text-bg-danger sla-breached" title="Speed-to-lead deadline was {}">SLA breached'
+            ' <span data-countdown="{}">{}</span> ago</span>',
+            day_and_time(due),
+            due.isoformat(),
+            timesince(due),
+        )
+    return format_html(
+        '<span class="badge text-bg-warning sla-running" title="Call before {} (working time)">SLA'
+        ' <span data-countdown="{}">{}</span> left</span>',
+        day_and_time(due),
+        due.isoformat(),
+        timeuntil(due),
+    )
 
 
 @register.filter

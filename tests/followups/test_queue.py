@@ -90,9 +90,9 @@ def test_the_queue_runs_a_fixed_number_of_queries(client, rep, team, source, cad
             contacted_ago=None if i % 2 else timedelta(hours=i),
         )
     client.force_login(rep)
-    # session, user, 2 × permissions, groups, sources (filter form), stage counts, the page of leads
-    # (source, owner and SLA clock joined), and ours: the bell, the policy for temperatures
-    with django_assert_num_queries(11):
+    # session, user, permissions with role names, sources (filter form), stage counts, the page of
+    # leads (source, owner and SLA clock joined), and ours: the bell with the policy for temperatures
+    with django_assert_num_queries(8):
         response = client.get(reverse("leads:queue"))
     assert len(response.context["leads"]) == min(n, 25)
 

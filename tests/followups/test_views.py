@@ -14,6 +14,7 @@ from followups import services
 from followups.models import FollowUp, Kind, Notification
 from leads.models import Activity
 from tests.factories import make_lead, make_user
+from tests.leads.test_query_counts import DETAIL_QUERIES
 
 
 def add(lead, *, due_in=timedelta(hours=2), owner=None, **kw) -> FollowUp:
@@ -212,9 +213,8 @@ def test_the_lead_page_runs_a_fixed_number_of_queries(client, rep, lead, policy,
     for f in FollowUp.objects.filter(lead=lead)[: n // 2]:
         services.followup_skip(followup=f, by=rep)
     client.force_login(rep)
-    # session, user, 2 × permissions, groups (base.html), bell, lead, SLA clock, pending and recent
-    # follow-ups, timeline (3), policy (temperature badge)
-    with django_assert_num_queries(19):
+    # The lead page's pin: the same however many follow-ups, pending or closed.
+    with django_assert_num_queries(DETAIL_QUERIES):
         assert client.get(lead.get_absolute_url()).status_code == 200
 
 
@@ -223,8 +223,8 @@ def test_my_followups_runs_a_fixed_number_of_queries(client, rep, lead, n, djang
     for i in range(n):
         add(lead, due_in=timedelta(hours=i + 1))
     client.force_login(rep)
-    # session, user, 2 × permissions, groups, bell, count, page
-    with django_assert_num_queries(8):
+    # session, user, permissions with role names, bell, count, page
+    with django_assert_num_queries(6):
         response = client.get(reverse("followups:mine"))
     assert len(response.context["followups"]) == min(n, 50)
 
@@ -278,7 +278,7 @@ def test_the_bell_is_hidden_with_nothing_unread(client, rep):
 def test_the_notifications_page_runs_a_fixed_number_of_queries(client, rep, n, django_assert_num_queries):
     notify(rep, n)
     client.force_login(rep)
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(6):
         response = client.get(reverse("followups:notifications"))
     assert len(response.context["items"]) == min(n, 50)
 

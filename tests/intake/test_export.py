@@ -97,7 +97,7 @@ def test_the_export_runs_a_fixed_number_of_queries(client, rep, team, source, n,
     assert len(rows) == n + 1
 
 
-EXPORT_QUERIES = 5
+EXPORT_QUERIES = 4
 
 
 def test_an_export_re_imports_unchanged(rep, team, source, client, settings, tmp_path):

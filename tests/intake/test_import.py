@@ -388,4 +388,4 @@ def test_the_result_page_runs_a_fixed_number_of_queries(client, manager, team, s
     assert len(response.context["errors"]) == min(bad, 50)
 
 
-RESULT_PAGE_QUERIES = 8
+RESULT_PAGE_QUERIES = 6

@@ -13,7 +13,7 @@ from leads import services
 from leads.models import Activity, Assignment, Channel, Lead, LeadMerge, OwnerNotice, StageChange
 from tests.factories import make_lead, make_source
 
-MERGE_PAGE_QUERIES = 20
+MERGE_PAGE_QUERIES = 18
 
 
 @pytest.fixture
