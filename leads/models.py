@@ -118,10 +118,17 @@ class Lead(models.Model):
             ("merge_lead", "Can merge two leads one can see"),
         ]
         indexes = [
-            # Counting a rep's leads per stage (the queue's filter bar).
-            models.Index(fields=["owner", "stage", "first_contacted_at", "last_touched_at"], name="lead_queue_idx"),
-            # Counting a team's leads per stage (a manager's filter bar).
-            models.Index(fields=["team", "stage"], name="lead_team_stage_idx"),
+            # Counting a rep's / a team's leads per stage (the queue's filter bar), from the index
+            # alone. Partial like the lists (merged leads are never listed): without the
+            # condition the planner must visit the table to drop merged leads, prices that above
+            # a sequential scan for "the first 1,001 rows", and then reads half the table when a
+            # stage's rows are clustered (1 s at a million leads).
+            models.Index(
+                fields=["owner", "stage", "first_contacted_at", "last_touched_at"],
+                name="lead_queue_idx",
+                condition=Q(merged_into__isnull=True),
+            ),
+            models.Index(fields=["team", "stage"], name="lead_team_stage_idx", condition=Q(merged_into__isnull=True)),
             # The queue in QUEUE_ORDER for each scope a list page filters on: a rep's leads (or
             # the owner filter), a manager's team, a source, everything (admins). The "open" and
             # "all" tabs read these, checking the stage on the way.
@@ -138,7 +145,11 @@ class Lead(models.Model):
             models.Index(F("stage"), *QUEUE_ORDER, name="lead_stage_order_idx"),
             # Counting per stage under a source filter (team and owner are in the key so a
             # manager's or a rep's counts are read from the index alone).
-            models.Index(fields=["source", "stage", "team", "owner"], name="lead_source_stage_idx"),
+            models.Index(
+                fields=["source", "stage", "team", "owner"],
+                name="lead_source_stage_idx",
+                condition=Q(merged_into__isnull=True),
+            ),
             # The queue's overdue follow-ups segment (leads.selectors.LeadQueue): contacted leads
             # by next_followup_at, per scope as above.
             *[
