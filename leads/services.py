@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.core.validators import validate_email
-from django.db import connection, models, transaction
+from django.db import models, transaction
 from django.db.models import Count, F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -21,6 +21,7 @@ from accounts.models import Membership, Team, User
 from audit.models import AuditEvent
 from audit.services import audit_record
 from leadflow.bulk import insert_objects, insert_rows
+from leadflow.locks import xact_locks
 from leadflow.queue import enqueue_on_commit
 
 from . import selectors
@@ -142,7 +143,10 @@ def lead_create(
         received_at=received_at,
         notes=notes,
     )
-    lead.full_clean()
+    # Source, team, owner and referrer are the caller's loaded instances (the owner checked
+    # against the team above), and a new lead's one constraint (contacted after received)
+    # holds trivially: re-checking them would cost five queries per lead.
+    lead.full_clean(exclude=["source", "team", "owner", "referred_by_lead"], validate_constraints=False)
     from followups.services import followups_plan_new_leads  # here: followups imports leads
 
     schedules = followups_plan_new_leads(leads=[lead])
@@ -500,14 +504,9 @@ def _lock_contact_keys(keys: list[str]) -> None:
     """Serialise intakes of the same email or phone until the transaction ends.
 
     Without it two posts of one person at the same instant both find no duplicate and both
-    create a lead. PostgreSQL: transaction-scoped advisory locks, taken in sorted order so two
-    intakes cannot deadlock. SQLite: writers are already serialised (IMMEDIATE transactions).
+    create a lead.
     """
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        for key in sorted(set(k for k in keys if k)):
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"lead-contact:{key}"])
+    xact_locks(f"lead-contact:{key}" for key in keys if key)
 
 
 def _intake_preamble(source: LeadSource, team: Team | None) -> None:
