@@ -8,7 +8,7 @@ defaults, `auto_now_add`), so callers write exactly what `bulk_create` would hav
 
 PostgreSQL: one `INSERT … SELECT … FROM unnest(%s::type[], …)` per call — a column of values is
 one array parameter, adapted by psycopg2 in C. Other databases (SQLite): `executemany` with each
-value prepared by its field, the same rows written more slowly.
+value prepared by its field (and `bulk_create` for insert_objects), the same rows more slowly.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from django.db import connection, models
+from django.db import NotSupportedError, connection, models
 from django.utils import timezone
 
 # Fields whose Python values psycopg2 adapts to what the column stores, with no preparation.
@@ -45,7 +45,8 @@ def _column(field: models.Field, rows: Sequence[dict[str, Any]], now) -> list:
 
 def insert_rows(model: type[models.Model], rows: Sequence[dict[str, Any]], *, returning_pk: bool = False) -> list:
     """Insert `rows` (dicts keyed by field attname; absent fields take their defaults) into the
-    model's table in one statement. Returns the new primary keys in row order if `returning_pk`.
+    model's table in one statement. Returns the new primary keys in row order if `returning_pk`
+    (PostgreSQL only).
 
     No signals, no `save()`, no model validation: for rows the caller built from checked values.
     """
@@ -76,15 +77,9 @@ def insert_rows(model: type[models.Model], rows: Sequence[dict[str, Any]], *, re
                 columns,
             )
             return [r[0] for r in cursor.fetchall()] if returning_pk else []
-        placeholders = ", ".join(["%s"] * len(fields))
         if returning_pk:
-            # SQLite ≥ 3.35 returns rows in insertion order for a single multi-row INSERT; one
-            # statement per row keeps it simple and correct on any version.
-            pks = []
-            for values in zip(*columns, strict=True):
-                cursor.execute(f"INSERT INTO {table} ({names}) VALUES ({placeholders}){returning}", values)
-                pks.append(cursor.fetchone()[0])
-            return pks
+            raise NotSupportedError("insert_rows returns primary keys on PostgreSQL only; use bulk_create")
+        placeholders = ", ".join(["%s"] * len(fields))
         cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({placeholders})", list(zip(*columns, strict=True)))
         return []
 
@@ -95,6 +90,9 @@ def insert_objects(objs: Sequence[models.Model]) -> None:
     if not objs:
         return
     model = type(objs[0])
+    if connection.vendor != "postgresql":
+        model._default_manager.bulk_create(objs)  # the generic path: slower, the same rows
+        return
     now = timezone.now()
     fields = [f for f in model._meta.concrete_fields if not (f.primary_key and isinstance(f, models.AutoField))]
     for field in fields:
