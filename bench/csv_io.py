@@ -92,26 +92,39 @@ def _measure(fn):
     return time.perf_counter() - started, value
 
 
-def measure(rows: int, bad_every: int) -> dict:
+def bench_team(prefix: str):
+    """An admin `<prefix>-manager` managing `<prefix>-team` of three reps, a source `<prefix>-source`,
+    and the default cadences (as `make run` and a real install have them: each new lead gets its
+    first follow-ups, six for a new lead, besides its speed-to-lead clock). Idempotent."""
     from django.contrib.auth.models import Group
-    from django.core.files.uploadedfile import SimpleUploadedFile
 
     from accounts import roles
     from accounts.models import Membership, Team, User
+    from followups.services import cadences_ensure_defaults
+    from leads.models import LeadSource
+
+    manager, _ = User.objects.get_or_create(username=f"{prefix}-manager")
+    manager.groups.add(Group.objects.get(name=roles.ADMIN))
+    team, _ = Team.objects.get_or_create(name=f"{prefix}-team", defaults={"manager": manager})
+    for i in range(3):
+        rep, _ = User.objects.get_or_create(username=f"{prefix}-rep{i}")
+        rep.groups.add(Group.objects.get(name=roles.REP))
+        Membership.objects.get_or_create(team=team, user=rep)
+    source, _ = LeadSource.objects.get_or_create(name=f"{prefix}-source")
+    cadences_ensure_defaults()
+    return manager, team, source
+
+
+def measure(rows: int, bad_every: int) -> dict:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
     from intake import csvio
     from intake import services as intake_services
     from intake.models import ImportJob
-    from leads.models import Lead, LeadSource
+    from leads.models import Lead
     from leads.selectors import STAGE_FILTER_ALL, LeadFilters, lead_list_filtered
 
-    manager, _ = User.objects.get_or_create(username="bench-manager")
-    manager.groups.add(Group.objects.get(name=roles.ADMIN))
-    team, _ = Team.objects.get_or_create(name="bench-team", defaults={"manager": manager})
-    for i in range(3):
-        rep, _ = User.objects.get_or_create(username=f"bench-rep{i}")
-        rep.groups.add(Group.objects.get(name=roles.REP))
-        Membership.objects.get_or_create(team=team, user=rep)
-    source, _ = LeadSource.objects.get_or_create(name="bench-source")
+    manager, team, source = bench_team("bench")
 
     def prepare(tag: str) -> ImportJob:
         content = _make_csv(rows, bad_every, tag)
@@ -198,7 +211,7 @@ def run(db_url: str, n_leads: int) -> dict:
             "",
             "| step | rows/s | seconds | peak Python memory MB |",
             "|---|---|---|---|",
-            f"| import (stream, validate, dedupe, assign, bulk insert with SLA clocks and follow-ups) | {imp['rows_per_second']:,} | {imp['seconds']} | {imp['peak_python_memory_mb']} |",
+            f"| import (stream, validate, dedupe, assign, bulk insert with SLA clocks and six follow-ups per lead) | {imp['rows_per_second']:,} | {imp['seconds']} | {imp['peak_python_memory_mb']} |",
             f"| export | {exp['rows_per_second']:,} | {exp['seconds']} | {exp['peak_python_memory_mb']} |",
         ]
     )

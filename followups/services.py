@@ -25,6 +25,7 @@ from django.db.models.functions import Coalesce
 from django.utils import dateformat, timezone
 
 from accounts.models import Membership, User
+from leadflow.bulk import insert_rows
 from leads.models import Lead
 
 from .emails import make_message
@@ -106,48 +107,77 @@ def _followups_from_plan(lead: Lead, plan: list[tuple[datetime, CadenceStep]]) -
     ]
 
 
-def followups_on_leads_created(*, leads: list[Lead]) -> None:
-    """Start new leads' follow-ups: the speed-to-lead clock and the `lead` stage's cadence from
-    `received_at`. A fixed number of queries for any number of leads: lead_create calls it for
-    one, the CSV import for a whole batch, so both write exactly the same rows. Called inside
-    the leads' transaction.
+@dataclass(frozen=True)
+class FirstSchedule:
+    """A new lead's first follow-ups (due time, cadence step) and speed-to-lead dues."""
+
+    plan: list[tuple[datetime, CadenceStep]]
+    owner_due: datetime
+    manager_due: datetime
+
+
+def followups_plan_new_leads(*, leads: list[Lead]) -> list[FirstSchedule]:
+    """Work out new leads' first schedules before they are saved: the speed-to-lead clock and
+    the `lead` stage's cadence from `received_at`, in the owner's zone. Sets each lead's
+    `next_followup_at` (what followups_refresh_next would write), so the lead is saved with it:
+    updating it afterwards would rewrite every new lead row in each of its indexes.
+
+    A fixed number of queries for any number of leads: lead_create plans one, the CSV import a
+    whole batch, so both write exactly the same rows (followups_on_leads_created writes them).
     """
     if not leads:
-        return
+        return []
     policy = FollowUpPolicy.load()
     now = timezone.now()
     cadence = Cadence.objects.active_for(Stage.LEAD).prefetch_related("steps").first()
     steps = list(cadence.steps.all()) if cadence is not None else []
     # An import's leads share received_at and a handful of zones: work each schedule out once.
-    plans: dict[tuple[datetime, ZoneInfo], tuple[list, tuple[datetime, datetime]]] = {}
-    clocks: list[SlaClock] = []
-    rows: list[FollowUp] = []
+    plans: dict[tuple[datetime, ZoneInfo], FirstSchedule] = {}
+    schedules = []
     for lead in leads:
         key = (lead.received_at, zone_of(_zone_owner(lead)))
-        if key not in plans:
-            plans[key] = (
-                _cadence_plan(steps=steps, start=key[0], tz=key[1], policy=policy, now=now),
-                _sla_due(start=key[0], tz=key[1], policy=policy),
-            )
-        plan, (owner_due, manager_due) = plans[key]
+        schedule = plans.get(key)
+        if schedule is None:
+            plan = _cadence_plan(steps=steps, start=key[0], tz=key[1], policy=policy, now=now)
+            schedule = plans[key] = FirstSchedule(plan, *_sla_due(start=key[0], tz=key[1], policy=policy))
+        lead.next_followup_at = min((due_at for due_at, _ in schedule.plan), default=None)
+        schedules.append(schedule)
+    return schedules
+
+
+def followups_on_leads_created(*, leads: list[Lead], schedules: list[FirstSchedule]) -> None:
+    """Write saved new leads' clocks and first follow-ups as planned by followups_plan_new_leads.
+    Called inside the leads' transaction; asks for a dispatch after commit if something is due."""
+    now = timezone.now()
+    # Plain rows written by insert_rows, no model instances: for an import batch the instances
+    # and bulk_create's per-value compile were most of the import's time.
+    clocks: list[dict] = []
+    rows: list[dict] = []
+    for lead, schedule in zip(leads, schedules, strict=True):
         if lead.first_contacted_at is None:
-            # lead_id, not lead=: the one-to-one would also cache the clock on the lead, a
-            # reference cycle per lead that keeps a whole import batch alive until the cyclic
-            # collector runs.
             clocks.append(
-                SlaClock(
-                    lead_id=lead.pk,
-                    started_at=lead.received_at,
-                    owner_due_at=owner_due,
-                    manager_due_at=manager_due,
-                    next_alert_at=owner_due,
-                )
+                {
+                    "lead_id": lead.pk,
+                    "started_at": lead.received_at,
+                    "owner_due_at": schedule.owner_due,
+                    "manager_due_at": schedule.manager_due,
+                    "next_alert_at": schedule.owner_due,
+                }
             )
-        rows += _followups_from_plan(lead, plan)
-    SlaClock.objects.bulk_create(clocks)
-    FollowUp.objects.bulk_create(rows)
-    followups_refresh_next(lead_ids=[lead.pk for lead in leads])
-    if any(c.owner_due_at <= now for c in clocks) or any(f.due_at <= now for f in rows):
+        rows += [
+            {
+                "lead_id": lead.pk,
+                "owner_id": lead.owner_id,
+                "due_at": due_at,
+                "kind": step.kind,
+                "instruction": step.instruction,
+                "step_id": step.pk,
+            }
+            for due_at, step in schedule.plan
+        ]
+    insert_rows(SlaClock, clocks)
+    insert_rows(FollowUp, rows)
+    if any(c["owner_due_at"] <= now for c in clocks) or any(f["due_at"] <= now for f in rows):
         _enqueue_dispatch()
 
 
@@ -197,7 +227,7 @@ def _enqueue_dispatch() -> None:
 def followups_on_stage_change(*, lead: Lead, from_stage: str, to_stage: str, at: datetime) -> None:
     """Follow the lead's stage: called by leads.services inside its transaction.
 
-    (A new lead's first schedule is followups_on_leads_created's.)
+    (A new lead's first schedule is followups_plan_new_leads' and followups_on_leads_created's.)
     1. Cancel what is pending (the old stage's cadence, one-offs, a nurture recycle).
     2. Leaving stage "lead" stops the speed-to-lead clock.
     3. Schedule the new stage's active cadence from `at`.

@@ -25,6 +25,7 @@ from django.template import Context, Template
 from django.utils import timezone
 
 from accounts.models import Team, User
+from leadflow.locks import xact_locks
 from leadflow.queue import enqueue_on_commit
 from leads import selectors as lead_selectors
 from leads import services as lead_services
@@ -103,8 +104,10 @@ def _fingerprint(form: WebForm, clean: dict[str, str]) -> str:
 def webform_submit(*, form: WebForm, data: dict[str, str], token: WebFormToken) -> WebFormSubmission:
     """Accept one post of a public form: at most one lead per token and per content window.
 
-    1. Lock the form row: posts to one form are serialised, so the idempotency checks below
-       cannot race (a double click sends two requests at the same instant).
+    1. Lock this post's token and content (advisory locks, not the form row: posts of other
+       people to the same form go on in parallel), so the idempotency checks below cannot race
+       (a double click sends two requests at the same instant). Should two posts with one token
+       but other content race anyway, the (form, token) unique constraint refuses the second.
     2. A post whose token was already used, or whose content equals a post of the last
        WEBFORM_IDEMPOTENCY_SECONDS, returns that earlier submission: no second lead.
     3. lead_intake (channel web): dedupe per policy, assign to the form's team, create.
@@ -112,12 +115,12 @@ def webform_submit(*, form: WebForm, data: dict[str, str], token: WebFormToken) 
        and caught up by intake_catch_up if the broker is down.
     The caller answers every outcome the same way, so nobody learns whether an email is known.
     """
-    WebForm.objects.select_for_update().filter(pk=form.pk).first()
+    clean = lead_services.intake_clean(data)
+    fingerprint = _fingerprint(form, clean)
+    xact_locks([f"webform-token:{form.pk}:{token.nonce}", f"webform-content:{fingerprint}"])
     earlier = WebFormSubmission.objects.filter(form=form, token=token.nonce).first()
     if earlier is not None:
         return earlier
-    clean = lead_services.intake_clean(data)
-    fingerprint = _fingerprint(form, clean)
     window_start = timezone.now() - timedelta(seconds=settings.WEBFORM_IDEMPOTENCY_SECONDS)
     earlier = (
         WebFormSubmission.objects.filter(form=form, fingerprint=fingerprint, submitted_at__gte=window_start)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.core.validators import validate_email
-from django.db import connection, models, transaction
+from django.db import models, transaction
 from django.db.models import Count, F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -19,6 +20,8 @@ from django.utils import timezone
 from accounts.models import Membership, Team, User
 from audit.models import AuditEvent
 from audit.services import audit_record
+from leadflow.bulk import insert_objects, insert_rows
+from leadflow.locks import xact_locks
 from leadflow.queue import enqueue_on_commit
 
 from . import selectors
@@ -34,6 +37,9 @@ from .models import (
     StageChange,
 )
 from .normalize import normalize_email, normalize_phone
+
+if TYPE_CHECKING:
+    from followups.services import FirstSchedule
 
 Stage = Lead.Stage
 
@@ -137,17 +143,56 @@ def lead_create(
         received_at=received_at,
         notes=notes,
     )
-    lead.full_clean()
+    # Source, team, owner and referrer are the caller's loaded instances (the owner checked
+    # against the team above), and a new lead's one constraint (contacted after received)
+    # holds trivially: re-checking them would cost five queries per lead.
+    lead.full_clean(exclude=["source", "team", "owner", "referred_by_lead"], validate_constraints=False)
+    from followups.services import followups_plan_new_leads  # here: followups imports leads
+
+    schedules = followups_plan_new_leads(leads=[lead])
     lead.save()
-    StageChange.objects.create(lead=lead, from_stage="", to_stage=Stage.LEAD, changed_by=by, changed_at=received_at)
-    if owner is not None:
-        Assignment.objects.create(
-            lead=lead, from_owner=None, to_owner=owner, assigned_by=by, assigned_at=now, reason=assignment_reason[:500]
-        )
+    _leads_created_write_rows(leads=[lead], schedules=schedules, reasons=[assignment_reason], by=by, now=now)
+    return lead
+
+
+def _leads_created_write_rows(
+    *, leads: list[Lead], schedules: list[FirstSchedule], reasons: list[str], by: User | None, now: datetime
+) -> None:
+    """What every new lead gets, written set-based for any number of saved leads (lead_create
+    for one, lead_intake_many for an import batch): its creation StageChange, its first
+    Assignment when it has an owner, its speed-to-lead clock and first follow-ups (planned by
+    followups_plan_new_leads before the leads were saved)."""
+    by_id = by.pk if by is not None else None
+    insert_rows(
+        StageChange,
+        [
+            {
+                "lead_id": lead.pk,
+                "from_stage": "",
+                "to_stage": Stage.LEAD,
+                "changed_by_id": by_id,
+                "changed_at": lead.received_at,
+            }
+            for lead in leads
+        ],
+    )
+    insert_rows(
+        Assignment,
+        [
+            {
+                "lead_id": lead.pk,
+                "to_owner_id": lead.owner_id,
+                "assigned_by_id": by_id,
+                "assigned_at": now,
+                "reason": reason[:500],
+            }
+            for lead, reason in zip(leads, reasons, strict=True)
+            if lead.owner_id is not None
+        ],
+    )
     from followups.services import followups_on_leads_created  # here: followups imports leads
 
-    followups_on_leads_created(leads=[lead])
-    return lead
+    followups_on_leads_created(leads=leads, schedules=schedules)
 
 
 @transaction.atomic
@@ -459,14 +504,9 @@ def _lock_contact_keys(keys: list[str]) -> None:
     """Serialise intakes of the same email or phone until the transaction ends.
 
     Without it two posts of one person at the same instant both find no duplicate and both
-    create a lead. PostgreSQL: transaction-scoped advisory locks, taken in sorted order so two
-    intakes cannot deadlock. SQLite: writers are already serialised (IMMEDIATE transactions).
+    create a lead.
     """
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        for key in sorted(set(k for k in keys if k)):
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"lead-contact:{key}"])
+    xact_locks(f"lead-contact:{key}" for key in keys if key)
 
 
 def _intake_preamble(source: LeadSource, team: Team | None) -> None:
@@ -645,22 +685,13 @@ def lead_intake_many(
         for key in keys:
             new_index_by_key.setdefault(key, index)
 
-    Lead.objects.bulk_create(new_leads)
+    from followups.services import followups_plan_new_leads  # here: followups imports leads
+
+    schedules = followups_plan_new_leads(leads=new_leads)
+    insert_objects(new_leads)
     if planner is not None:
         planner.persist()
-    StageChange.objects.bulk_create(
-        StageChange(lead=lead, from_stage="", to_stage=Stage.LEAD, changed_by=by, changed_at=now) for lead in new_leads
-    )
-    Assignment.objects.bulk_create(
-        Assignment(
-            lead=lead, from_owner=None, to_owner=lead.owner, assigned_by=by, assigned_at=now, reason=reason[:500]
-        )
-        for lead, reason in zip(new_leads, reasons, strict=True)
-        if lead.owner_id is not None
-    )
-    from followups.services import followups_on_leads_created  # here: followups imports leads
-
-    followups_on_leads_created(leads=new_leads)
+    _leads_created_write_rows(leads=new_leads, schedules=schedules, reasons=reasons, by=by, now=now)
     for index, earlier in flags:
         new_leads[index].possible_duplicate_of = new_leads[earlier]
         new_results[index].duplicate_of = new_leads[earlier]

@@ -286,7 +286,7 @@ def test_the_admin_refuses_a_form_nobody_could_answer(webform):
 
 @pytest.mark.postgres
 def test_a_double_click_at_the_same_instant_makes_one_lead(committed_db, webform):
-    """Two requests with the same token, truly concurrent: the form row lock serialises them and
+    """Two requests with the same token, truly concurrent: the token and content locks serialise them and
     the second finds the first's submission."""
     import threading
 
