@@ -80,6 +80,7 @@ ACCESS = {
     "dashboard:index": row(rep=403, teammate=403, manager=200, other_manager=200, admin_user=200),
     "dashboard:csv": row("csv_table", rep=403, teammate=403, manager=200, other_manager=200, admin_user=200),
     "dashboard:bulk_reassign": everyone(405),  # POST-only action
+    "dashboard:refresh": everyone(405),  # POST-only action (who may: tests/dashboard/test_snapshots.py)
     "followups:mine": everyone(200),
     "followups:add": row("lead_pk", **ON_RITAS_LEAD),
     "followups:complete": row("followup", **ON_RITAS_LEAD),
