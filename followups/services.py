@@ -22,7 +22,7 @@ from django.db import connection as db_connection
 from django.db import models, transaction
 from django.db.models import F, Min, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
-from django.utils import dateformat, timezone
+from django.utils import timezone
 
 from accounts.models import Membership, User
 from leadflow.bulk import insert_rows
@@ -30,7 +30,7 @@ from leads.models import Lead
 
 from .emails import make_message
 from .models import Cadence, CadenceStep, FollowUp, FollowUpPolicy, Kind, Notification, SlaClock, zone_of
-from .worktime import add_calendar_days, add_working_days, add_working_minutes
+from .worktime import add_calendar_days, add_working_days, add_working_minutes, day_and_time
 
 logger = logging.getLogger(__name__)
 
@@ -610,8 +610,8 @@ def _notification(*, user: User, kind: str, key: str, text: str, url: str, now: 
 
 
 def _local(when: datetime, user: User) -> str:
-    # The pages' format ("D j M, H:i": "Fri 6 Nov, 09:40"), so a reminder reads like the page it links to.
-    return dateformat.format(timezone.localtime(when, zone_of(user)), "D j M, H:i")
+    # The pages' format ("Fri 6 Nov, 09:40"), so a reminder reads like the page it links to.
+    return day_and_time(when, zone_of(user))
 
 
 def _lead_label(lead: Lead) -> str:

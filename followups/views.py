@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import dateformat, timezone
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
@@ -23,6 +23,7 @@ from .forms import (
     FollowUpSnoozeForm,
 )
 from .models import FollowUp, FollowUpPolicy, Kind, Notification
+from .worktime import day_and_time
 
 PAGE_SIZE = 50
 
@@ -138,7 +139,7 @@ def snooze(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as e:
             add_service_errors(form, e)
         else:
-            until = dateformat.format(timezone.localtime(form.cleaned_data["until"]), "D j M, H:i")
+            until = day_and_time(form.cleaned_data["until"])
             messages.success(request, f"Snoozed until {until}.")
             return redirect(followup.lead)
     status = 400 if form.is_bound else 200

@@ -107,3 +107,14 @@ def add_working_minutes(start: datetime, minutes: int, tz: ZoneInfo, hours: Work
         remaining -= available
         cursor = next_working_moment(closes, tz, hours)
     raise ValueError("working minutes do not fit within two years")
+
+
+def day_and_time(value: datetime, tz: ZoneInfo | None = None) -> str:
+    """The one way a moment reads on pages, reminders and messages: "Mon 3 Nov, 14:05" (the
+    template filter `date:"D j M, H:i"`), in `tz` or the active zone. Without the template date
+    parser: lists format a few per row."""
+    from django.utils import timezone
+    from django.utils.dates import MONTHS_3, WEEKDAYS_ABBR
+
+    local = timezone.localtime(value, tz)
+    return f"{WEEKDAYS_ABBR[local.weekday()]} {local.day} {MONTHS_3[local.month].title()}, {local:%H:%M}"

@@ -30,6 +30,8 @@ COUNT_CAP = 1000
 # the page). A term matching more is broad: its stage counts are shown as lower bounds ("n+"),
 # and its page is read along a queue index (see lead_list_needing_attention).
 SEARCH_COUNT_CAP = 10_000
+# What a queue row shows besides the lead: its source, owner and speed-to-lead clock (one join each).
+QUEUE_RELATED = ("source", "owner", "sla")
 _STAGE_PLACEHOLDER = "\x00stage"  # never a real stage, nor anything a user can type (forms refuse NUL)
 
 
@@ -295,7 +297,7 @@ class LeadQueue:
     ordered = True  # for Paginator
 
     def __init__(self, base: QuerySet[Lead], *, now: datetime):
-        self.base = base.select_related("source", "owner", "sla").order_by()
+        self.base = base.select_related(*QUEUE_RELATED).order_by()
         self.now = now
 
     def _segments(self, stop: int | None = None) -> list[QuerySet[Lead]]:
@@ -404,16 +406,16 @@ def lead_list_needing_attention(
             filters.stage, [filters.stage]
         )
         ids = [pk for stage in stages for pk in counts.match_ids.get(stage, ())]
-        return Lead.objects.filter(pk__in=ids).select_related("source", "owner", "sla").order_by(*order)
+        return Lead.objects.filter(pk__in=ids).select_related(*QUEUE_RELATED).order_by(*order)
     q = _listed(user=user, filters=filters)
     if searching and counts is None:
         # The search in a subquery: joined directly with the sources, the planner may loop
         # over the 10 sources and repeat the trigram search for each (it underestimates GIN
         # scans: 58 ms instead of 8 at a million leads).
-        return Lead.objects.filter(pk__in=q.values("pk")).select_related("source", "owner", "sla").order_by(*order)
+        return Lead.objects.filter(pk__in=q.values("pk")).select_related(*QUEUE_RELATED).order_by(*order)
     if connections[q.db].features.supports_slicing_ordering_in_compound:
         return LeadQueue(q, now=now)
-    return q.select_related("source", "owner", "sla").order_by(*order)
+    return q.select_related(*QUEUE_RELATED).order_by(*order)
 
 
 @dataclass(frozen=True)

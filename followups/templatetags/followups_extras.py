@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from django import template
 from django.utils import timezone
-from django.utils.dates import MONTHS_3, WEEKDAYS_ABBR
 from django.utils.html import format_html
 from django.utils.text import capfirst
 from django.utils.timesince import timesince, timeuntil
 
 from followups.forms import ACTIVITY_FOR_KIND
 from followups.selectors import lead_temperature
+from followups.worktime import day_and_time
 
 register = template.Library()
 
@@ -36,19 +36,16 @@ def temperature_badge(lead, policy, now) -> str:
     )
 
 
+def context_policy(context):
+    """The follow-up policy the context processor loads once per page (a callable there)."""
+    policy = context.get("followup_policy")
+    return policy() if callable(policy) else policy
+
+
 @register.simple_tag(takes_context=True)
 def temperature(context, lead) -> str:
     """A temperature badge for an open lead; uses the policy the context processor loads once."""
-    policy = context.get("followup_policy")
-    policy = policy() if callable(policy) else policy
-    return temperature_badge(lead, policy, timezone.now())
-
-
-def day_and_time(value) -> str:
-    """`value|date:"D j M, H:i"` ("Mon 3 Nov, 14:05" in the user's zone) without the template
-    date parser: lists format a few per row."""
-    local = timezone.localtime(value)
-    return f"{WEEKDAYS_ABBR[local.weekday()]} {local.day} {MONTHS_3[local.month].title()}, {local:%H:%M}"
+    return temperature_badge(lead, context_policy(context), timezone.now())
 
 
 @register.simple_tag

@@ -5,7 +5,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 
-from followups.templatetags.followups_extras import day_and_time, sla_badge, temperature_badge
+from followups.templatetags.followups_extras import context_policy, sla_badge, temperature_badge
+from followups.worktime import day_and_time
 from leads.normalize import format_phone
 
 register = template.Library()
@@ -47,12 +48,16 @@ def short_age(value) -> str:
     return f"{seconds // 86400} d"
 
 
+def _within_a_minute(value) -> bool:
+    return (timezone.now() - value).total_seconds() < 60
+
+
 @register.filter
 def ago(value) -> str:
     """“3 hours ago”, and “just now” under a minute (Django's timesince alone says “0 minutes”)."""
     if not value:
         return ""
-    if (timezone.now() - value).total_seconds() < 60:
+    if _within_a_minute(value):
         return "just now"
     return f"{timesince(value)} ago"
 
@@ -62,7 +67,7 @@ def short_ago(value) -> str:
     """The short form for lists: “3 min ago”, “2 h ago”, and “just now” under a minute."""
     if not value:
         return ""
-    if (timezone.now() - value).total_seconds() < 60:
+    if _within_a_minute(value):
         return "just now"
     return f"{short_age(value)} ago"
 
@@ -72,7 +77,7 @@ def overdue(value, short: bool = False) -> str:
     """“overdue 3 hours” (“overdue 3 h” with `short`), and “due now” in its first minute."""
     if not value:
         return ""
-    if (timezone.now() - value).total_seconds() < 60:
+    if _within_a_minute(value):
         return "due now"
     return f"overdue {short_age(value) if short else timesince(value)}"
 
@@ -92,8 +97,7 @@ def queue_rows(context, leads, show_owner: bool) -> SafeString:
     each) was about half of the queue page's CPU. The markup is the one the template had; the
     lead URL comes from one reverse() for the page, "now" is read once.
     """
-    policy = context.get("followup_policy")
-    policy = policy() if callable(policy) else policy
+    policy = context_policy(context)
     now = timezone.now()
     sentinel = 987654321
     url_head, url_tail = reverse("leads:detail", args=[sentinel]).split(str(sentinel))
