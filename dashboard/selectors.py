@@ -45,6 +45,7 @@ from leads.selectors import (
     day_end,
     day_start,
     disqualification_reason_key,
+    idle_q,
     response_bucket_q,
     stage_reached_q,
 )
@@ -712,14 +713,13 @@ def dashboard_cooling(
     computed live, also when the rest of the page comes from a snapshot: the bulk-reassign form
     ticks these very leads. The counts come with the snapshot: at a million leads an admin's
     count reads some 150,000 open leads, the list only its 50 rows from an index."""
-    # leads.selectors.idle_q (what the linked list filters by) written as one comparison on the
-    # waiting time, the expression the lead_*open_waiting_idx indexes hold: the same leads.
-    cooling_cut, cold_cut = now - timedelta(days=cooling_days), now - timedelta(days=cold_days)
+    # The linked list's own condition (idle_q), which the lead_*open_waiting_idx indexes serve.
+    cold_cut = now - timedelta(days=cold_days)
     cooling = (
         _scoped_leads(user=user, filters=filters, team_ids=team_ids)
         .filter(stage__in=Lead.OPEN_STAGES)
+        .filter(idle_q(days=cooling_days, now=now))
         .alias(waiting_since=Coalesce("last_touched_at", "received_at"))
-        .filter(waiting_since__lte=cooling_cut)
     )
     # Longest wait first (never touched: waiting since arrival), as in the work queue.
     leads = list(cooling.select_related("owner", "source", "team").order_by("waiting_since", "id")[:COLD_LIST_SIZE])
@@ -727,7 +727,7 @@ def dashboard_cooling(
         lead.is_cold_now = lead.waiting_since() <= cold_cut
     if not count:
         return Cooling(cooling=None, cold=None, leads=leads)
-    counts = cooling.aggregate(cooling=Count("id"), cold=Count("id", filter=Q(waiting_since__lte=cold_cut)))
+    counts = cooling.aggregate(cooling=Count("id"), cold=Count("id", filter=idle_q(days=cold_days, now=now)))
     cold_link = lambda days: _link(filters, with_dates=False, stage=STAGE_FILTER_OPEN, idle_days=days)  # noqa: E731
     return Cooling(
         cooling=Num(counts["cooling"], cold_link(cooling_days)),

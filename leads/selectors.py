@@ -10,6 +10,7 @@ from typing import Any
 from django.db import connections
 from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
+from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
 from accounts.models import User
@@ -93,9 +94,12 @@ def contacted_within_q(minutes: int) -> Q:
 
 
 def idle_q(*, days: int, now: datetime) -> Q:
-    """Leads nobody has touched for at least `days` (never touched: counted from arrival)."""
-    cut = now - timedelta(days=days)
-    return Q(last_touched_at__lte=cut) | Q(last_touched_at__isnull=True, received_at__lte=cut)
+    """Leads nobody has touched for at least `days` (never touched: counted from arrival).
+
+    One comparison on the waiting time, COALESCE(last_touched_at, received_at): the expression
+    the lead_*open_waiting_idx indexes hold, so the dashboard's going-cold panel and the lead
+    list it links to read open leads by waiting time from an index."""
+    return Q(LessThanOrEqual(Coalesce("last_touched_at", "received_at"), now - timedelta(days=days)))
 
 
 def disqualification_reason_key():
