@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db import connections
-from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
@@ -261,23 +261,32 @@ def leads_visible_for_lists(*, user: User) -> QuerySet[Lead]:
 def queue_order(now: datetime) -> tuple:
     """The work queue's order at `now` (see lead_list_needing_attention): a group, a key, the id."""
     uncontacted = Q(first_contacted_at__isnull=True)
-    breached = uncontacted & Q(sla__owner_due_at__lte=now)
     overdue = Q(next_followup_at__lte=now)
     return (
         Case(
-            When(breached, then=Value(0)),
-            When(uncontacted, then=Value(1)),
+            When(uncontacted, then=_breach_group(now)),
             When(overdue, then=Value(2)),
             default=Value(3),
             output_field=IntegerField(),
         ),
         Case(
-            When(uncontacted, then=Coalesce("sla__owner_due_at", "received_at")),
+            When(uncontacted, then=SLA_KEY),
             When(overdue, then="next_followup_at"),
             default=Coalesce("last_touched_at", "received_at"),
         ),
         "id",
     )
+
+
+# An uncontacted lead's place in the queue: its speed-to-lead deadline. A lead without one (no
+# clock: not created by leads.services) counts as due from the moment it came in.
+SLA_KEY = Coalesce("sla_due_at", "received_at")
+
+
+def _breach_group(now: datetime) -> Case:
+    """0 for an uncontacted lead past its deadline (a breach), 1 before it. Monotone in SLA_KEY,
+    so the uncontacted leads in (group, key, id) order are one range of the QUEUE_ORDER indexes."""
+    return Case(When(LessThanOrEqual(SLA_KEY, now), then=Value(0)), default=Value(1), output_field=IntegerField())
 
 
 class LeadQueue:
@@ -286,10 +295,8 @@ class LeadQueue:
     The order (queue_order) depends on "now" (a breach, an overdue follow-up), so no index can
     hold it and one ORDER BY over it sorts every lead in scope (an admin's million). It is the
     concatenation of three segments, though, each readable in order from an index:
-    1. uncontacted leads (groups 0 and 1: breaches, then the rest, by SLA deadline): the
-       leading `CASE first_contacted_at IS NULL` column of the QUEUE_ORDER indexes gives them
-       as one index range; they are joined to their SLA clock and sorted (a backlog the product
-       keeps short);
+    1. uncontacted leads (groups 0 and 1: breaches, then the rest, by SLA deadline): one range
+       of the QUEUE_ORDER indexes, whose key for them is the deadline (Lead.sla_due_at);
     2. contacted leads with an overdue follow-up, by next_followup_at (the *_next_followup_idx
        partial indexes);
     3. the other contacted leads, by last touch: the rest of the QUEUE_ORDER index.
@@ -304,32 +311,13 @@ class LeadQueue:
         self.base = base.select_related(*QUEUE_RELATED).order_by()
         self.now = now
 
-    def _segments(self, stop: int | None = None) -> list[QuerySet[Lead]]:
+    def _segments(self) -> list[QuerySet[Lead]]:
         now, contacted = self.now, QUEUE_ORDER[0]
-        uncontacted = self.base.alias(contacted=contacted).filter(contacted=0)
-        # The page's uncontacted leads are picked first, with their SLA deadline read per lead
-        # from its clock's unique index; joined to all clocks instead, the planner hashes the
-        # whole clock table (a million rows) to sort a few thousand leads.
-        clocks = Lead._meta.get_field("sla").related_model.objects.filter(lead_id=OuterRef("pk"))
-        picked = (
-            uncontacted.order_by()
-            .alias(due=Subquery(clocks.values("owner_due_at")[:1]))
-            .alias(
-                g=Case(When(due__lte=now, then=Value(0)), default=Value(1), output_field=IntegerField()),
-                k=Coalesce("due", "received_at"),
-            )
-            .order_by("g", "k", "id")
-            .values("pk")
-        )
         first = (
-            self.base.filter(pk__in=picked[:stop] if stop is not None else picked)
-            .annotate(
-                grp=Case(
-                    When(sla__owner_due_at__lte=now, then=Value(0)), default=Value(1), output_field=IntegerField()
-                ),
-                skey=Coalesce("sla__owner_due_at", "received_at"),
-            )
-            .order_by("grp", "skey", "id")
+            self.base.alias(contacted=contacted)
+            .filter(contacted=0)
+            .annotate(grp=_breach_group(now), skey=SLA_KEY)
+            .order_by(*QUEUE_ORDER)
         )
         rest = self.base.alias(contacted=contacted).filter(contacted=1)
         overdue = (
@@ -346,7 +334,7 @@ class LeadQueue:
         return [first, overdue, others]
 
     def _query(self, start: int, stop: int | None) -> QuerySet[Lead]:
-        first, *more = [q[:stop] if stop is not None else q for q in self._segments(stop)]
+        first, *more = [q[:stop] if stop is not None else q for q in self._segments()]
         return first.union(*more, all=True).order_by("grp", "skey", "id")[start:stop]
 
     def __getitem__(self, key: slice) -> list[Lead]:
