@@ -37,7 +37,8 @@ _snapshots: dict[int, Criteria] = {}
 def criteria_current_id() -> Subquery:
     """The id of the version in force (None if none yet), as a column of another query: the
     page's lead query carries it, and criteria_of_version turns it into the criteria."""
-    return Subquery(CriteriaVersion.objects.filter(is_current=True).values("pk")[:1])
+    # Unordered: at most one version is current (criteriaversion_one_current), read from that index.
+    return Subquery(CriteriaVersion.objects.filter(is_current=True).order_by().values("pk")[:1])
 
 
 def criteria_of_version(version_id: int | None) -> Criteria | None:
