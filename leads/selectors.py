@@ -8,12 +8,27 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db import connections
-from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    Aggregate,
+    Case,
+    CharField,
+    Exists,
+    F,
+    IntegerField,
+    JSONField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce, JSONObject
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
 from accounts.models import User
+from qualification.models import CriteriaVersion
 
 from .models import QUEUE_ORDER, Activity, Assignment, Channel, DuplicatePolicy, Lead, StageChange
 
@@ -500,19 +515,135 @@ class TimelineEntry:
     item: Any
 
 
+# The history's one row shape (see lead_timeline): what each kind puts in the shared columns.
+_NULL = Value(None, output_field=CharField())
+# A typed NULL where another branch has an integer (PostgreSQL reads two untyped NULLs as text).
+_NULL_ID = Cast(Value(None), IntegerField())
+_USER_FIELDS = ("id", "username", "first_name", "last_name")
+
+
+def _user_columns(slot: str, path: str | None) -> dict[str, Any]:
+    if path is None:
+        return {f"{slot}_{f}": _NULL_ID if f == "id" else _NULL for f in _USER_FIELDS}
+    return {f"{slot}_{f}": F(f"{path}__{f}") for f in _USER_FIELDS}
+
+
+def _history_rows(q: QuerySet, kind: str, *, at: str, users: tuple[str | None, ...], **columns: Any) -> QuerySet:
+    cols = {
+        "t_kind": Value(kind),
+        "t_id": F("pk"),
+        "t_at": F(at),
+        "t_a": Value(""),
+        "t_b": Value(""),
+        "t_text": Value(""),
+        "t_flag": Value(False),
+        "t_number": _NULL,
+        "t_evaluation": _NULL,
+        **columns,
+    }
+    for slot, path in zip(("u1", "u2", "u3"), users, strict=True):
+        cols.update(_user_columns(slot, path))
+    # Model orderings are dropped: a branch of a UNION may not be ordered (SQLite).
+    return q.order_by().annotate(**cols).values(*cols)
+
+
+def _user(row: dict, slot: str) -> User | None:
+    if row[f"{slot}_id"] is None:
+        return None
+    return User(**{f: row[f"{slot}_{f}"] for f in _USER_FIELDS})
+
+
+def _history_item(row: dict) -> StageChange | Activity | Assignment:
+    """The model row the template reads, rebuilt from the shared columns (no further query)."""
+    kind = row["t_kind"]
+    if kind == "stage":
+        sc = StageChange(
+            id=row["t_id"],
+            changed_at=row["t_at"],
+            from_stage=row["t_a"],
+            to_stage=row["t_b"],
+            reason=row["t_text"],
+            is_override=row["t_flag"],
+            evaluation=row["t_evaluation"],
+            changed_by=_user(row, "u1"),
+        )
+        if row["t_number"] is not None:
+            sc.criteria_version = CriteriaVersion(number=row["t_number"])
+        return sc
+    if kind == "activity":
+        return Activity(
+            id=row["t_id"], occurred_at=row["t_at"], kind=row["t_a"], outcome=row["t_text"], created_by=_user(row, "u1")
+        )
+    return Assignment(
+        id=row["t_id"],
+        assigned_at=row["t_at"],
+        reason=row["t_text"],
+        assigned_by=_user(row, "u1"),
+        to_owner=_user(row, "u2"),
+        from_owner=_user(row, "u3"),
+    )
+
+
+class JSONArrayAgg(Aggregate):
+    """The rows of a group as one JSON array (of JSONObject values, say): PostgreSQL's jsonb_agg,
+    SQLite's json_group_array. Lets a one-row query carry a short list of related rows."""
+
+    function = "JSONB_AGG"
+    output_field = JSONField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return super().as_sql(compiler, connection, function="JSON_GROUP_ARRAY", **extra_context)
+
+
+def lead_referrals_column() -> Subquery:
+    """The leads this lead referred, as a JSON list of {id, name, stage} (None if none), for the
+    lead page's query to carry instead of a query of its own; lead_referrals reads it."""
+    referred = Lead.objects.filter(referred_by_lead=OuterRef("pk")).order_by().values("referred_by_lead")
+    return Subquery(
+        referred.annotate(rows=JSONArrayAgg(JSONObject(id="id", name="name", stage="stage"))).values("rows")
+    )
+
+
+def lead_referrals(rows: list[dict] | None) -> list[Lead]:
+    """The referred leads from lead_referrals_column's list, by name (what the page shows of them)."""
+    leads = [Lead(id=r["id"], name=r["name"], stage=r["stage"]) for r in rows or []]
+    return sorted(leads, key=lambda lead: (lead.name, lead.pk))
+
+
 def lead_timeline(*, lead: Lead) -> list[TimelineEntry]:
-    """Stage changes, activities and assignments of a lead, newest first. Three queries."""
+    """Stage changes, activities and assignments of a lead, newest first. One query: the three
+    tables' rows shaped alike and read with UNION ALL (each through its (lead, time) index)."""
+    stages = _history_rows(
+        StageChange.objects.filter(lead=lead),
+        "stage",
+        at="changed_at",
+        users=("changed_by", None, None),
+        t_a=F("from_stage"),
+        t_b=F("to_stage"),
+        t_text=F("reason"),
+        t_flag=F("is_override"),
+        t_number=F("criteria_version__number"),
+        t_evaluation=F("evaluation"),
+    )
+    activities = _history_rows(
+        Activity.objects.filter(lead=lead),
+        "activity",
+        at="occurred_at",
+        users=("created_by", None, None),
+        t_a=F("kind"),
+        t_text=F("outcome"),
+    )
+    assignments = _history_rows(
+        Assignment.objects.filter(lead=lead),
+        "assignment",
+        at="assigned_at",
+        users=("assigned_by", "to_owner", "from_owner"),
+        t_text=F("reason"),
+    )
+    # The stage changes come first: their columns set the types Django reads the rows with.
     entries = [
-        TimelineEntry(sc.changed_at, "stage", sc)
-        for sc in StageChange.objects.filter(lead=lead).select_related("changed_by", "criteria_version")
-    ]
-    entries += [
-        TimelineEntry(a.occurred_at, "activity", a)
-        for a in Activity.objects.filter(lead=lead).select_related("created_by")
-    ]
-    entries += [
-        TimelineEntry(a.assigned_at, "assignment", a)
-        for a in Assignment.objects.filter(lead=lead).select_related("from_owner", "to_owner", "assigned_by")
+        TimelineEntry(row["t_at"], row["t_kind"], _history_item(row))
+        for row in stages.union(activities, assignments, all=True)
     ]
     # Newest first; on equal times the stage change (e.g. creation) sorts below what followed it.
     order = {"stage": 0, "assignment": 1, "activity": 2}
