@@ -130,8 +130,9 @@ def followups_plan_new_leads(*, leads: list[Lead]) -> list[FirstSchedule]:
         return []
     policy = FollowUpPolicy.load()
     now = timezone.now()
-    cadence = Cadence.objects.active_for(Stage.LEAD).prefetch_related("steps").first()
-    steps = list(cadence.steps.all()) if cadence is not None else []
+    # The steps of the first active cadence, in one query (a web-form post plans one lead).
+    first_cadence = Cadence.objects.active_for(Stage.LEAD).values("pk")[:1]
+    steps = list(CadenceStep.objects.filter(cadence_id=Subquery(first_cadence)))
     # An import's leads share received_at and a handful of zones: work each schedule out once.
     plans: dict[tuple[datetime, ZoneInfo], FirstSchedule] = {}
     schedules = []

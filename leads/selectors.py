@@ -678,17 +678,24 @@ def lead_find_match(*, email: str, phone: str) -> Lead | None:
     """The live lead a new one with this (normalised) email or phone duplicates, or None.
 
     Open leads first (someone is working them), then the most recent; merged-away leads never
-    match. One query, with the owner and team (and its manager) for the notification.
+    match. Returned with the owner and team (and its manager) for the notification.
+
+    One query for the usual answer at intake (no match), which reads only the key: building
+    the joined select was the single most expensive statement of a web-form post. A match
+    costs a second query, by primary key.
     """
     cond = _contact_match(emails=[email] if email else [], phones=[phone] if phone else [])
     if not cond:
         return None
-    return (
+    pk = (
         Lead.objects.filter(cond, merged_into__isnull=True)
-        .select_related("owner", "team__manager", "source")
         .order_by(_open_first(), "-received_at", "-id")
+        .values_list("pk", flat=True)
         .first()
     )
+    if pk is None:
+        return None
+    return Lead.objects.select_related("owner", "team__manager", "source").get(pk=pk)
 
 
 def lead_find_matches(*, emails: set[str], phones: set[str]) -> dict[str, Lead]:
