@@ -3,8 +3,10 @@ so pages run a fixed number of queries whatever the data size."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 from typing import Any
 
 from django.db import connections
@@ -14,6 +16,7 @@ from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
 from accounts.models import User
+from leadflow import precompiled
 
 from .models import QUEUE_ORDER, Activity, Assignment, Channel, DuplicatePolicy, Lead, StageChange
 
@@ -235,9 +238,23 @@ def leads_visible_for_lists(*, user: User) -> QuerySet[Lead]:
     also a member elsewhere). Costs one query for a manager, cached on the user object for the
     request (like Django's permission cache); none for others.
     """
-    q = Lead.objects.visible_to(user)
-    if not user.is_authenticated or user.has_perm("leads.view_all_leads") or not user.has_perm("leads.view_team_leads"):
-        return q
+    scope = _list_scope(user)
+    return Lead.objects.visible_to(user) if scope is None else _scope_leads(*scope)
+
+
+# The kinds of list scope (_list_scope): every lead; the user's own (their id); their teams'
+# (the team ids); the user's own and their teams' (their id, then the team ids).
+SCOPE_ALL, SCOPE_OWN, SCOPE_TEAMS, SCOPE_OWN_AND_TEAMS = "all", "own", "teams", "own+teams"
+
+
+def _list_scope(user: User) -> tuple[str, tuple[int, ...]] | None:
+    """leads_visible_for_lists' scope as a kind and its ids; None: as visible_to (nobody's)."""
+    if not user.is_authenticated or not user.is_active:
+        return None
+    if user.has_perm("leads.view_all_leads"):
+        return SCOPE_ALL, ()
+    if not user.has_perm("leads.view_team_leads"):
+        return SCOPE_OWN, (user.pk,)
     if not hasattr(user, "_lead_list_scope"):
         # The user's id as a constant, not OuterRef: the planner then sees from its statistics
         # that a manager owns few leads and reads them from an (owner_id, ...) index.
@@ -252,10 +269,20 @@ def leads_visible_for_lists(*, user: User) -> QuerySet[Lead]:
         user._lead_list_scope = (team_ids, bool(rows and rows[0][1]))
     team_ids, owns_outside = user._lead_list_scope
     if not team_ids:
-        return Lead.objects.filter(owner=user)
+        return SCOPE_OWN, (user.pk,)
     if owns_outside:
-        return Lead.objects.filter(Q(owner=user) | Q(team_id__in=team_ids))
-    return Lead.objects.filter(team_id__in=team_ids)
+        return SCOPE_OWN_AND_TEAMS, (user.pk, *team_ids)
+    return SCOPE_TEAMS, tuple(team_ids)
+
+
+def _scope_leads(kind: str, ids: tuple[int, ...]) -> QuerySet[Lead]:
+    if kind == SCOPE_ALL:
+        return Lead.objects.all()
+    if kind == SCOPE_OWN:
+        return Lead.objects.filter(owner_id=ids[0])
+    if kind == SCOPE_TEAMS:
+        return Lead.objects.filter(team_id__in=ids)
+    return Lead.objects.filter(Q(owner_id=ids[0]) | Q(team_id__in=ids[1:]))
 
 
 def queue_order(now: datetime) -> tuple:
@@ -280,6 +307,54 @@ def queue_order(now: datetime) -> tuple:
     )
 
 
+@dataclass(frozen=True)
+class ListedLeads:
+    """The leads a list shows (the user's scope under the filters), as a shape and its values.
+
+    `build(*values)` gives the (unordered) queryset. `key` names everything else the SQL
+    depends on (the scope's kind and size, which filters are set, the stage), so that queries
+    over these leads can be compiled once per key (leadflow.precompiled); None: a filter set
+    that is not described this way (a search, the dashboard's drill-downs), built every time.
+    """
+
+    key: tuple | None
+    values: tuple
+    build: Callable[..., QuerySet[Lead]]
+
+    def queryset(self) -> QuerySet[Lead]:
+        return self.build(*self.values)
+
+
+# The filters a ListedLeads key describes; any other set (a search, a drill-down) is built as is.
+_SHAPED_FILTERS = ("source_id", "owner_id", "team_id")
+
+
+def listed_leads(*, user: User, filters: LeadFilters) -> ListedLeads:
+    scope = _list_scope(user)
+    shaped = {name: getattr(filters, name) for name in _SHAPED_FILTERS if getattr(filters, name)}
+    plain = LeadFilters(stage=filters.stage, unassigned=filters.unassigned, **shaped)
+    if scope is None or filters != plain:
+        q = _listed(user=user, filters=filters)
+        return ListedLeads(key=None, values=(), build=lambda: q)
+    kind, ids = scope
+    names = tuple(shaped)
+    # One stage is a value like the others; "open" and "all" are other SQL.
+    one_stage = filters.stage not in (STAGE_FILTER_OPEN, STAGE_FILTER_ALL)
+    if one_stage:
+        names += ("stage",)
+        shaped["stage"] = filters.stage
+
+    def build(*values) -> QuerySet[Lead]:
+        n = len(values) - len(names)
+        given = LeadFilters(
+            **{"stage": filters.stage, "unassigned": filters.unassigned, **dict(zip(names, values[n:], strict=True))}
+        )
+        return _apply_stage(_apply_filters_but_stage(_scope_leads(kind, values[:n]), given), given.stage)
+
+    key = (kind, len(ids), names, filters.stage if not one_stage else "", filters.unassigned)
+    return ListedLeads(key=key, values=(*ids, *shaped.values()), build=build)
+
+
 class LeadQueue:
     """The work queue of a large scope, read a page at a time along indexes (PostgreSQL).
 
@@ -296,13 +371,21 @@ class LeadQueue:
     A slice [a:b] is one query: `(segment 1 LIMIT b) UNION ALL (2 LIMIT b) UNION ALL (3 LIMIT b)
     ORDER BY group, key, id OFFSET a LIMIT b - a`, so a page reads at most 3 x b rows. The
     result equals `base.order_by(*queue_order(now))` (tests check both on PostgreSQL).
+
+    Building and compiling that UNION cost more CPU than the database took to run it, so a page
+    of a list with a key (ListedLeads) is compiled once per key and slice (leadflow.precompiled).
     """
 
     ordered = True  # for Paginator
 
-    def __init__(self, base: QuerySet[Lead], *, now: datetime):
-        self.base = base.select_related(*QUEUE_RELATED).order_by()
+    def __init__(self, listed: ListedLeads, *, now: datetime, related: tuple[str, ...] = QUEUE_RELATED):
+        self.listed = listed
         self.now = now
+        self.related = related
+
+    @cached_property
+    def base(self) -> QuerySet[Lead]:
+        return self.listed.queryset().select_related(*self.related).order_by()
 
     def _segments(self, stop: int | None = None) -> list[QuerySet[Lead]]:
         now, contacted = self.now, QUEUE_ORDER[0]
@@ -355,17 +438,26 @@ class LeadQueue:
         start, stop = key.start or 0, key.stop
         if stop is not None and stop <= start:
             return []
-        return list(self._query(start, stop))
+        if self.listed.key is None or stop is None:
+            return list(self._query(start, stop))
+        listed, related = self.listed, self.related
+
+        def page(*values) -> QuerySet[Lead]:
+            *listed_values, now = values
+            return LeadQueue(replace(listed, values=tuple(listed_values)), now=now, related=related)._query(start, stop)
+
+        shape = ("LeadQueue", listed.key, related, start, stop)
+        return precompiled.fetch(shape, page, *listed.values, self.now)
 
     def __iter__(self):
         return iter(self[0:None])
 
     def select_related(self, *fields: str) -> LeadQueue:
-        return LeadQueue(self.base.select_related(*fields), now=self.now)
+        return LeadQueue(self.listed, now=self.now, related=(*self.related, *fields))
 
     def count(self) -> int:
         """For a Paginator that counts (the API's): the leads in scope, whatever their order."""
-        return self.base.count()
+        return self.listed.queryset().count()
 
 
 def lead_list_filtered(*, user: User, filters: LeadFilters) -> QuerySet[Lead]:
@@ -411,15 +503,16 @@ def lead_list_needing_attention(
         )
         ids = [pk for stage in stages for pk in counts.match_ids.get(stage, ())]
         return Lead.objects.filter(pk__in=ids).select_related(*QUEUE_RELATED).order_by(*order)
-    q = _listed(user=user, filters=filters)
+    listed = listed_leads(user=user, filters=filters)
     if searching and counts is None:
         # The search in a subquery: joined directly with the sources, the planner may loop
         # over the 10 sources and repeat the trigram search for each (it underestimates GIN
         # scans: 58 ms instead of 8 at a million leads).
-        return Lead.objects.filter(pk__in=q.values("pk")).select_related(*QUEUE_RELATED).order_by(*order)
-    if connections[q.db].features.supports_slicing_ordering_in_compound:
-        return LeadQueue(q, now=now)
-    return q.select_related(*QUEUE_RELATED).order_by(*order)
+        q = listed.queryset().values("pk")
+        return Lead.objects.filter(pk__in=q).select_related(*QUEUE_RELATED).order_by(*order)
+    if connections[Lead.objects.db].features.supports_slicing_ordering_in_compound:
+        return LeadQueue(listed, now=now)
+    return listed.queryset().select_related(*QUEUE_RELATED).order_by(*order)
 
 
 @dataclass(frozen=True)
