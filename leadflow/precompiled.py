@@ -106,6 +106,8 @@ def _prove(build: Callable[..., QuerySet], values: Sequence) -> _Compiled | None
 
 
 def _compiled(key: Hashable, build: Callable[..., QuerySet], values: Sequence) -> _Compiled | None:
+    if key is None:
+        return None
     entry = _cache.get(key)
     if entry is None:
         entry = _prove(build, values) or _UNPROVEN
@@ -116,7 +118,8 @@ def _compiled(key: Hashable, build: Callable[..., QuerySet], values: Sequence) -
 
 
 def fetch(key: Hashable, build: Callable[..., QuerySet], *values) -> list:
-    """`list(build(*values))`, with the SQL compiled once per `key` (see the module's docstring)."""
+    """`list(build(*values))`, with the SQL compiled once per `key` (see the module's docstring);
+    a key of None: built and compiled this time, as usual."""
     entry = _compiled(key, build, values)
     return list(build(*values) if entry is None else entry.queryset_for(values))
 

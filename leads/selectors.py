@@ -256,15 +256,7 @@ def _list_scope(user: User) -> tuple[str, tuple[int, ...]] | None:
     if not user.has_perm("leads.view_team_leads"):
         return SCOPE_OWN, (user.pk,)
     if not hasattr(user, "_lead_list_scope"):
-        # The user's id as a constant, not OuterRef: the planner then sees from its statistics
-        # that a manager owns few leads and reads them from an (owner_id, ...) index.
-        owns_outside = Lead.objects.filter(owner_id=user.pk).exclude(team__manager_id=user.pk)
-        rows = list(
-            User.objects.filter(pk=user.pk)
-            .annotate(owns_outside=Exists(owns_outside))
-            .order_by()
-            .values_list("managed_teams__id", "owns_outside")
-        )
+        rows = precompiled.fetch("leads.manager_scope", _manager_scope, user.pk)
         team_ids = sorted(team_id for team_id, _ in rows if team_id is not None)
         user._lead_list_scope = (team_ids, bool(rows and rows[0][1]))
     team_ids, owns_outside = user._lead_list_scope
@@ -273,6 +265,19 @@ def _list_scope(user: User) -> tuple[str, tuple[int, ...]] | None:
     if owns_outside:
         return SCOPE_OWN_AND_TEAMS, (user.pk, *team_ids)
     return SCOPE_TEAMS, tuple(team_ids)
+
+
+def _manager_scope(user_id: int) -> QuerySet[User]:
+    """(team id, owns leads outside those teams) rows of the teams a manager manages."""
+    # The user's id as a constant, not OuterRef: the planner then sees from its statistics
+    # that a manager owns few leads and reads them from an (owner_id, ...) index.
+    owns_outside = Lead.objects.filter(owner_id=user_id).exclude(team__manager_id=user_id)
+    return (
+        User.objects.filter(pk=user_id)
+        .annotate(owns_outside=Exists(owns_outside))
+        .order_by()
+        .values_list("managed_teams__id", "owns_outside")
+    )
 
 
 def _scope_leads(kind: str, ids: tuple[int, ...]) -> QuerySet[Lead]:
@@ -438,7 +443,7 @@ class LeadQueue:
         start, stop = key.start or 0, key.stop
         if stop is not None and stop <= start:
             return []
-        if self.listed.key is None or stop is None:
+        if stop is None:
             return list(self._query(start, stop))
         listed, related = self.listed, self.related
 
@@ -446,7 +451,7 @@ class LeadQueue:
             *listed_values, now = values
             return LeadQueue(replace(listed, values=tuple(listed_values)), now=now, related=related)._query(start, stop)
 
-        shape = ("LeadQueue", listed.key, related, start, stop)
+        shape = None if listed.key is None else ("LeadQueue", listed.key, related, start, stop)
         return precompiled.fetch(shape, page, *listed.values, self.now)
 
     def __iter__(self):
@@ -546,16 +551,23 @@ def lead_stage_counts(*, user: User, filters: LeadFilters) -> StageCounts:
     of them; past that every count is a lower bound. Also gives "open" and "all", so the list
     needs no COUNT of its own.
     """
-    q = _apply_filters_but_stage(leads_visible_for_lists(user=user), filters).order_by()
     if filters.q.strip():
-        return _search_counts(q)
+        return _search_counts(_apply_filters_but_stage(leads_visible_for_lists(user=user), filters).order_by())
     # Compiled once with a stand-in stage, then repeated per stage with the real one as its
-    # parameter: compiling six querysets was a tenth of the page's CPU.
-    part = q.filter(stage=_STAGE_PLACEHOLDER).values("stage")[: COUNT_CAP + 1]
-    inner, params = part.query.get_compiler(using=part.db).as_sql()
+    # parameter: compiling six querysets was a tenth of the page's CPU. And that once is once
+    # per shape of the list (leadflow.precompiled), not per page view.
+    listed = listed_leads(user=user, filters=replace(filters, stage=STAGE_FILTER_ALL))
+
+    def part(*values) -> QuerySet[Lead]:
+        *listed_values, stage = values
+        q = listed.build(*listed_values).order_by()
+        return q.filter(stage=stage).values("stage")[: COUNT_CAP + 1]
+
+    shape = None if listed.key is None else ("lead_stage_counts", listed.key)
+    inner, params = precompiled.sql_with_params(shape, part, *listed.values, _STAGE_PLACEHOLDER)
     sql = "SELECT " + ", ".join(f"(SELECT COUNT(*) FROM ({inner}) AS c{i})" for i in range(len(Stage.values)))
     all_params = [stage if p == _STAGE_PLACEHOLDER else p for stage in Stage.values for p in params]
-    with connections[q.db].cursor() as cursor:
+    with connections[Lead.objects.db].cursor() as cursor:
         cursor.execute(sql, all_params)
         row = cursor.fetchone()
     counts = {stage: min(n, COUNT_CAP) for stage, n in zip(Stage.values, row, strict=True)}
