@@ -12,7 +12,7 @@ with their select_related objects as usual), with their own values in those plac
 A shape the comparison cannot prove is compiled on every call as usual (and remembered as such):
 a value changed before it reaches the SQL (`now - timedelta(days=n)`, `"%term%"`), a value that
 does not reach it (compiled away), a backend that adapts the value (SQLite stores datetimes as
-text). Values are ints, strings and aware datetimes; the SQL must otherwise depend only on the
+text). Values are ints, strings, aware datetimes and lists of ints (an array parameter); the SQL must otherwise depend only on the
 key, so anything else the builder reads (a limit, a related list, the stage's constant) goes in
 the key.
 """
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.db import connections
@@ -35,7 +35,7 @@ _cache: dict[Hashable, object] = {}
 
 @dataclass(frozen=True)
 class _Compiled:
-    queryset: QuerySet
+    queryset: QuerySet = field(repr=False)
     compiler: object  # the SQLCompiler after as_sql(): select, klass_info, annotation_col_map
     sql: str
     params: tuple
@@ -59,8 +59,10 @@ def _stand_ins(value, i: int) -> tuple:
     """Two values of the type of `value`, different from each other and from anything a query
     holds as a constant. Integers stay in a 32-bit field's range (out of range, Django compiles
     the comparison away); strings start with NUL, which no stored value holds."""
+    if isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return [-2_000_000_000 + i], [-1_000_000_000 + i]  # an array parameter (`= ANY(%s)`)
     if isinstance(value, bool) or not isinstance(value, int | str | datetime):
-        raise TypeError(f"precompiled values are ints, strings or aware datetimes, not {type(value).__name__}")
+        raise TypeError(f"precompiled values are ints, strings, aware datetimes or lists of ints, not {type(value)}")
     if isinstance(value, int):
         return -2_000_000_000 + i, -1_000_000_000 + i
     if isinstance(value, str):
@@ -87,13 +89,9 @@ def _prove(build: Callable[..., QuerySet], values: Sequence) -> _Compiled | None
     _, sql_b, params_b = _compile(qb)
     if sql != sql_b or len(params) != len(params_b):
         return None
-    where = {(type(a), a): i for i, (a, _) in enumerate(pairs)}
     slots = []
     for a, b in zip(params, params_b, strict=True):
-        try:
-            i = where.get((type(a), a), -1)
-        except TypeError:  # unhashable (a list parameter): a constant if equal
-            i = -1
+        i = next((i for i, (stand_in, _) in enumerate(pairs) if type(a) is type(stand_in) and a == stand_in), -1)
         if i >= 0:
             if type(b) is not type(pairs[i][1]) or b != pairs[i][1]:
                 return None

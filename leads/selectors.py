@@ -10,7 +10,7 @@ from functools import cached_property
 from typing import Any
 
 from django.db import connections
-from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, Exists, F, IntegerField, Lookup, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
@@ -465,6 +465,55 @@ class LeadQueue:
         return self.listed.queryset().count()
 
 
+class _AnyOf(Lookup):
+    """`lhs = ANY(%s)`, the list one array parameter (PostgreSQL)."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} = ANY({rhs})", (*lhs_params, *rhs_params)
+
+
+class LeadsById:
+    """Leads given by id (a search's matches), in queue order, read a page at a time (PostgreSQL).
+
+    A few hundred ids as `id IN (%s, %s, ...)` took Django ~3 ms of CPU to compile; as one array
+    parameter (`id = ANY(%s)`) the statement is the same whatever the ids, so it is compiled
+    once per page slice (leadflow.precompiled). The planner sees the same constants either way.
+    """
+
+    ordered = True  # for Paginator
+
+    def __init__(self, ids: list[int], *, now: datetime):
+        self.ids = ids
+        self.now = now
+
+    @staticmethod
+    def _queryset(ids: list[int], now: datetime) -> QuerySet[Lead]:
+        return Lead.objects.filter(_AnyOf(F("pk"), ids)).select_related(*QUEUE_RELATED).order_by(*queue_order(now))
+
+    def __getitem__(self, key: slice) -> list[Lead]:
+        if not isinstance(key, slice) or key.step is not None or (key.start or 0) < 0 or key.stop is None:
+            raise TypeError("LeadsById takes a slice [start:stop]")
+        start, stop = key.start or 0, key.stop
+        if stop <= start:
+            return []
+
+        def page(ids: list[int], now: datetime) -> QuerySet[Lead]:
+            return self._queryset(ids, now)[start:stop]
+
+        return precompiled.fetch(("LeadsById", start, stop), page, self.ids, self.now)
+
+    def __iter__(self):
+        return iter(self._queryset(self.ids, self.now))
+
+    def count(self) -> int:
+        return len(self.ids)
+
+
 def lead_list_filtered(*, user: User, filters: LeadFilters) -> QuerySet[Lead]:
     """The leads of the list under its filters, in a stable order (id): for an export, which
     streams every row, so the queue's "what needs you now" order (LeadQueue) is no use there."""
@@ -507,7 +556,9 @@ def lead_list_needing_attention(
             filters.stage, [filters.stage]
         )
         ids = [pk for stage in stages for pk in counts.match_ids.get(stage, ())]
-        return Lead.objects.filter(pk__in=ids).select_related(*QUEUE_RELATED).order_by(*order)
+        if connections[Lead.objects.db].vendor != "postgresql":
+            return Lead.objects.filter(pk__in=ids).select_related(*QUEUE_RELATED).order_by(*order)
+        return LeadsById(ids, now=now)
     listed = listed_leads(user=user, filters=filters)
     if searching and counts is None:
         # The search in a subquery: joined directly with the sources, the planner may loop

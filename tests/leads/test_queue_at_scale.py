@@ -122,6 +122,9 @@ def test_a_search_list_read_by_id_is_the_searched_list(rep, teammate, team, sour
     by_id = selectors.lead_list_needing_attention(user=rep, filters=filters, counts=counts)
     searched = selectors.lead_list_needing_attention(user=rep, filters=filters)
     assert list(by_id) == list(searched)
+    # A page at a time, as the paginator reads it (on PostgreSQL: LeadsById, compiled once).
+    for start, stop in [(0, 25), (2, 5), (0, 3)]:
+        assert list(by_id[start:stop]) == list(searched)[start:stop]
     assert {lead.owner_id for lead in by_id} <= {rep.pk}
 
 
