@@ -462,7 +462,14 @@ class LeadQueue:
 
     def count(self) -> int:
         """For a Paginator that counts (the API's): the leads in scope, whatever their order."""
-        return self.listed.queryset().count()
+        listed = self.listed
+        shape = None if listed.key is None else ("LeadQueue.count", listed.key)
+        sql, params = precompiled.sql_with_params(
+            shape, lambda *values: listed.build(*values).values("pk"), *listed.values
+        )
+        with connections[Lead.objects.db].cursor() as cursor:
+            cursor.execute(f"SELECT COUNT(*) FROM ({sql}) AS listed", params)
+            return cursor.fetchone()[0]
 
 
 class _AnyOf(Lookup):
