@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission
-from django.db.models import CharField, Value
+from django.db.models import CharField, QuerySet, Value
+
+from leadflow import precompiled
 
 
 class AccessBackend(ModelBackend):
@@ -29,14 +31,10 @@ class AccessBackend(ModelBackend):
 
 def load_access(user) -> None:
     """Read the user's roles (group names) and permissions in one query and cache them on `user`:
-    `_role_names`, and ModelBackend's `_user_perm_cache`, `_group_perm_cache` and `_perm_cache`."""
-    no_role = Value(None, output_field=CharField())
-    via_groups = Group.objects.filter(user=user).values_list(
-        "name", "permissions__content_type__app_label", "permissions__codename"
-    )
-    own = Permission.objects.filter(user=user).values_list(no_role, "content_type__app_label", "codename")
+    `_role_names`, and ModelBackend's `_user_perm_cache`, `_group_perm_cache` and `_perm_cache`.
+    Every page asks, so the UNION is compiled once (leadflow.precompiled)."""
     roles, group_perms, user_perms = set(), set(), set()
-    for role, app_label, codename in via_groups.order_by().union(own.order_by(), all=True):
+    for role, app_label, codename in precompiled.fetch("accounts.load_access", _access_rows, user.pk):
         if role is not None:
             roles.add(role)
         if codename is not None:
@@ -45,3 +43,13 @@ def load_access(user) -> None:
     user._user_perm_cache = user_perms
     user._group_perm_cache = group_perms
     user._perm_cache = user_perms | group_perms
+
+
+def _access_rows(user_id: int) -> QuerySet:
+    """The user's groups with their permissions, and the user's own permissions (role None)."""
+    no_role = Value(None, output_field=CharField())
+    via_groups = Group.objects.filter(user=user_id).values_list(
+        "name", "permissions__content_type__app_label", "permissions__codename"
+    )
+    own = Permission.objects.filter(user=user_id).values_list(no_role, "content_type__app_label", "codename")
+    return via_groups.order_by().union(own.order_by(), all=True)

@@ -22,12 +22,43 @@ class StageChangeSerializer(serializers.ModelSerializer):
         return str(obj.changed_by) if obj.changed_by_id else None
 
 
+class _LeadListSerializer(serializers.ListSerializer):
+    """Many leads, each as LeadSerializer gives it, written out field by field: DRF's per-field
+    machinery took ~1.5 ms for a page of 25, as much CPU as the rest of the API list request.
+    The schema still comes from LeadSerializer's fields; tests compare the two outputs."""
+
+    def to_representation(self, data):
+        when = serializers.DateTimeField().to_representation  # DRF's ISO 8601 in the current zone
+        return [
+            {
+                "id": lead.pk,
+                "name": lead.name,
+                "email": lead.email,
+                "phone": lead.phone,
+                "company": lead.company,
+                "title": lead.title,
+                "stage": lead.stage,
+                "source": lead.source_id,
+                "source_name": lead.source.name,
+                "owner": lead.owner_id,
+                "owner_name": str(lead.owner) if lead.owner_id else None,
+                "team": lead.team_id,
+                "received_at": when(lead.received_at),
+                "first_contacted_at": when(lead.first_contacted_at),
+                "last_touched_at": when(lead.last_touched_at),
+                "possible_duplicate_of": lead.possible_duplicate_of_id,
+            }
+            for lead in data
+        ]
+
+
 class LeadSerializer(serializers.ModelSerializer):
     source_name = serializers.CharField(source="source.name", read_only=True)
     owner_name = serializers.SerializerMethodField()
 
     class Meta:
         model = Lead
+        list_serializer_class = _LeadListSerializer
         fields = [
             "id",
             "name",
@@ -56,6 +87,7 @@ class LeadDetailSerializer(LeadSerializer):
     stage_history = StageChangeSerializer(source="stage_changes", many=True, read_only=True)
 
     class Meta(LeadSerializer.Meta):
+        list_serializer_class = serializers.ListSerializer
         fields = [*LeadSerializer.Meta.fields, "referred_by", "notes", "stage_history"]
         read_only_fields = fields
 

@@ -87,7 +87,7 @@ class LeadListCreate(generics.GenericAPIView):
             source_id=data.get("source"),
             owner_id=data.get("owner"),
         )
-        q = selectors.lead_list_needing_attention(user=request.user, filters=filters).select_related("team")
+        q = selectors.lead_list_needing_attention(user=request.user, filters=filters)
         page = self.paginate_queryset(q)
         return self.get_paginated_response(LeadSerializer(page, many=True).data)
 

@@ -10,6 +10,7 @@ from django.db import connections
 from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
 
 from accounts.models import User
+from leadflow import precompiled
 from leads.models import Lead
 
 from .models import FollowUp, FollowUpPolicy, Notification
@@ -92,24 +93,31 @@ def notification_unread_count_and_policy(*, user: User) -> tuple[int, FollowUpPo
     The policy row is LEFT JOINed to a one-row table, so the count comes back even when the
     admin has not saved a policy (FollowUpPolicy.load's fallback).
     """
-    unread = (
-        Notification.objects.filter(user=user, read_at__isnull=True)
-        .order_by()
-        .values("user_id")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    policy = FollowUpPolicy.objects.filter(pk=FollowUpPolicy.SINGLETON_PK).order_by()
-    unread_sql, unread_params = unread.query.sql_with_params()
-    policy_sql, policy_params = policy.query.sql_with_params()
+    # Every page asks: compiled once (leadflow.precompiled).
+    unread_sql, unread_params = precompiled.sql_with_params("followups.unread_count", _unread_count, user.pk)
+    policy_sql, policy_params = precompiled.sql_with_params("followups.policy", _policy_row)
     sql = f"SELECT ({unread_sql}), p.* FROM (SELECT 1 AS one) AS x LEFT JOIN ({policy_sql}) AS p ON 1 = 1"
-    with connections[policy.db].cursor() as cursor:
+    with connections[FollowUpPolicy.objects.db].cursor() as cursor:
         cursor.execute(sql, [*unread_params, *policy_params])
         count, *values = cursor.fetchone()
     if values[0] is None:
         return count or 0, FollowUpPolicy(pk=FollowUpPolicy.SINGLETON_PK)
     fields = [f.attname for f in FollowUpPolicy._meta.concrete_fields]
-    return count or 0, FollowUpPolicy.from_db(policy.db, fields, values)
+    return count or 0, FollowUpPolicy.from_db(FollowUpPolicy.objects.db, fields, values)
+
+
+def _unread_count(user_id: int) -> QuerySet:
+    return (
+        Notification.objects.filter(user=user_id, read_at__isnull=True)
+        .order_by()
+        .values("user_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+
+
+def _policy_row() -> QuerySet:
+    return FollowUpPolicy.objects.filter(pk=FollowUpPolicy.SINGLETON_PK).order_by()
 
 
 def notification_list(*, user: User) -> QuerySet[Notification]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 # A bound on how far the walks below may go looking for working time (a whole year of days off
@@ -113,8 +114,17 @@ def day_and_time(value: datetime, tz: ZoneInfo | None = None) -> str:
     """The one way a moment reads on pages, reminders and messages: "Mon 3 Nov, 14:05" (the
     template filter `date:"D j M, H:i"`), in `tz` or the active zone. Without the template date
     parser: lists format a few per row."""
-    from django.utils import timezone
-    from django.utils.dates import MONTHS_3, WEEKDAYS_ABBR
+    from django.utils import timezone, translation
 
     local = timezone.localtime(value, tz)
-    return f"{WEEKDAYS_ABBR[local.weekday()]} {local.day} {MONTHS_3[local.month].title()}, {local:%H:%M}"
+    weekdays, months = _day_month_names(translation.get_language())
+    return f"{weekdays[local.weekday()]} {local.day} {months[local.month]}, {local:%H:%M}"
+
+
+@lru_cache(maxsize=16)
+def _day_month_names(language: str | None) -> tuple[dict[int, str], dict[int, str]]:
+    """The short day and month names in `language`, translated once (each lazy name translated on
+    every use was most of day_and_time's time)."""
+    from django.utils.dates import MONTHS_3, WEEKDAYS_ABBR
+
+    return {i: str(d) for i, d in WEEKDAYS_ABBR.items()}, {i: str(m).title() for i, m in MONTHS_3.items()}

@@ -3,8 +3,10 @@ so pages run a fixed number of queries whatever the data size."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 from typing import Any
 
 from django.db import connections
@@ -16,6 +18,7 @@ from django.db.models import (
     F,
     IntegerField,
     JSONField,
+    Lookup,
     OuterRef,
     Q,
     QuerySet,
@@ -28,6 +31,7 @@ from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
 from accounts.models import User
+from leadflow import precompiled
 from qualification.models import CriteriaVersion
 
 from .models import QUEUE_ORDER, Activity, Assignment, Channel, DuplicatePolicy, Lead, StageChange
@@ -250,27 +254,56 @@ def leads_visible_for_lists(*, user: User) -> QuerySet[Lead]:
     also a member elsewhere). Costs one query for a manager, cached on the user object for the
     request (like Django's permission cache); none for others.
     """
-    q = Lead.objects.visible_to(user)
-    if not user.is_authenticated or user.has_perm("leads.view_all_leads") or not user.has_perm("leads.view_team_leads"):
-        return q
+    scope = _list_scope(user)
+    return Lead.objects.visible_to(user) if scope is None else _scope_leads(*scope)
+
+
+# The kinds of list scope (_list_scope): every lead; the user's own (their id); their teams'
+# (the team ids); the user's own and their teams' (their id, then the team ids).
+SCOPE_ALL, SCOPE_OWN, SCOPE_TEAMS, SCOPE_OWN_AND_TEAMS = "all", "own", "teams", "own+teams"
+
+
+def _list_scope(user: User) -> tuple[str, tuple[int, ...]] | None:
+    """leads_visible_for_lists' scope as a kind and its ids; None: as visible_to (nobody's)."""
+    if not user.is_authenticated or not user.is_active:
+        return None
+    if user.has_perm("leads.view_all_leads"):
+        return SCOPE_ALL, ()
+    if not user.has_perm("leads.view_team_leads"):
+        return SCOPE_OWN, (user.pk,)
     if not hasattr(user, "_lead_list_scope"):
-        # The user's id as a constant, not OuterRef: the planner then sees from its statistics
-        # that a manager owns few leads and reads them from an (owner_id, ...) index.
-        owns_outside = Lead.objects.filter(owner_id=user.pk).exclude(team__manager_id=user.pk)
-        rows = list(
-            User.objects.filter(pk=user.pk)
-            .annotate(owns_outside=Exists(owns_outside))
-            .order_by()
-            .values_list("managed_teams__id", "owns_outside")
-        )
+        rows = precompiled.fetch("leads.manager_scope", _manager_scope, user.pk)
         team_ids = sorted(team_id for team_id, _ in rows if team_id is not None)
         user._lead_list_scope = (team_ids, bool(rows and rows[0][1]))
     team_ids, owns_outside = user._lead_list_scope
     if not team_ids:
-        return Lead.objects.filter(owner=user)
+        return SCOPE_OWN, (user.pk,)
     if owns_outside:
-        return Lead.objects.filter(Q(owner=user) | Q(team_id__in=team_ids))
-    return Lead.objects.filter(team_id__in=team_ids)
+        return SCOPE_OWN_AND_TEAMS, (user.pk, *team_ids)
+    return SCOPE_TEAMS, tuple(team_ids)
+
+
+def _manager_scope(user_id: int) -> QuerySet[User]:
+    """(team id, owns leads outside those teams) rows of the teams a manager manages."""
+    # The user's id as a constant, not OuterRef: the planner then sees from its statistics
+    # that a manager owns few leads and reads them from an (owner_id, ...) index.
+    owns_outside = Lead.objects.filter(owner_id=user_id).exclude(team__manager_id=user_id)
+    return (
+        User.objects.filter(pk=user_id)
+        .annotate(owns_outside=Exists(owns_outside))
+        .order_by()
+        .values_list("managed_teams__id", "owns_outside")
+    )
+
+
+def _scope_leads(kind: str, ids: tuple[int, ...]) -> QuerySet[Lead]:
+    if kind == SCOPE_ALL:
+        return Lead.objects.all()
+    if kind == SCOPE_OWN:
+        return Lead.objects.filter(owner_id=ids[0])
+    if kind == SCOPE_TEAMS:
+        return Lead.objects.filter(team_id__in=ids)
+    return Lead.objects.filter(Q(owner_id=ids[0]) | Q(team_id__in=ids[1:]))
 
 
 def queue_order(now: datetime) -> tuple:
@@ -304,6 +337,54 @@ def _breach_group(now: datetime) -> Case:
     return Case(When(LessThanOrEqual(SLA_KEY, now), then=Value(0)), default=Value(1), output_field=IntegerField())
 
 
+@dataclass(frozen=True)
+class ListedLeads:
+    """The leads a list shows (the user's scope under the filters), as a shape and its values.
+
+    `build(*values)` gives the (unordered) queryset. `key` names everything else the SQL
+    depends on (the scope's kind and size, which filters are set, the stage), so that queries
+    over these leads can be compiled once per key (leadflow.precompiled); None: a filter set
+    that is not described this way (a search, the dashboard's drill-downs), built every time.
+    """
+
+    key: tuple | None
+    values: tuple
+    build: Callable[..., QuerySet[Lead]]
+
+    def queryset(self) -> QuerySet[Lead]:
+        return self.build(*self.values)
+
+
+# The filters a ListedLeads key describes; any other set (a search, a drill-down) is built as is.
+_SHAPED_FILTERS = ("source_id", "owner_id", "team_id")
+
+
+def listed_leads(*, user: User, filters: LeadFilters) -> ListedLeads:
+    scope = _list_scope(user)
+    shaped = {name: getattr(filters, name) for name in _SHAPED_FILTERS if getattr(filters, name)}
+    plain = LeadFilters(stage=filters.stage, unassigned=filters.unassigned, **shaped)
+    if scope is None or filters != plain:
+        q = _listed(user=user, filters=filters)
+        return ListedLeads(key=None, values=(), build=lambda: q)
+    kind, ids = scope
+    names = tuple(shaped)
+    # One stage is a value like the others; "open" and "all" are other SQL.
+    one_stage = filters.stage not in (STAGE_FILTER_OPEN, STAGE_FILTER_ALL)
+    if one_stage:
+        names += ("stage",)
+        shaped["stage"] = filters.stage
+
+    def build(*values) -> QuerySet[Lead]:
+        n = len(values) - len(names)
+        given = LeadFilters(
+            **{"stage": filters.stage, "unassigned": filters.unassigned, **dict(zip(names, values[n:], strict=True))}
+        )
+        return _apply_stage(_apply_filters_but_stage(_scope_leads(kind, values[:n]), given), given.stage)
+
+    key = (kind, len(ids), names, filters.stage if not one_stage else "", filters.unassigned)
+    return ListedLeads(key=key, values=(*ids, *shaped.values()), build=build)
+
+
 class LeadQueue:
     """The work queue of a large scope, read a page at a time along indexes (PostgreSQL).
 
@@ -318,13 +399,21 @@ class LeadQueue:
     A slice [a:b] is one query: `(segment 1 LIMIT b) UNION ALL (2 LIMIT b) UNION ALL (3 LIMIT b)
     ORDER BY group, key, id OFFSET a LIMIT b - a`, so a page reads at most 3 x b rows. The
     result equals `base.order_by(*queue_order(now))` (tests check both on PostgreSQL).
+
+    Building and compiling that UNION cost more CPU than the database took to run it, so a page
+    of a list with a key (ListedLeads) is compiled once per key and slice (leadflow.precompiled).
     """
 
     ordered = True  # for Paginator
 
-    def __init__(self, base: QuerySet[Lead], *, now: datetime):
-        self.base = base.select_related(*QUEUE_RELATED).order_by()
+    def __init__(self, listed: ListedLeads, *, now: datetime, related: tuple[str, ...] = QUEUE_RELATED):
+        self.listed = listed
         self.now = now
+        self.related = related
+
+    @cached_property
+    def base(self) -> QuerySet[Lead]:
+        return self.listed.queryset().select_related(*self.related).order_by()
 
     def _segments(self) -> list[QuerySet[Lead]]:
         now, contacted = self.now, QUEUE_ORDER[0]
@@ -358,17 +447,82 @@ class LeadQueue:
         start, stop = key.start or 0, key.stop
         if stop is not None and stop <= start:
             return []
-        return list(self._query(start, stop))
+        if stop is None:
+            return list(self._query(start, stop))
+        listed, related = self.listed, self.related
+
+        def page(*values) -> QuerySet[Lead]:
+            *listed_values, now = values
+            return LeadQueue(replace(listed, values=tuple(listed_values)), now=now, related=related)._query(start, stop)
+
+        shape = None if listed.key is None else ("LeadQueue", listed.key, related, start, stop)
+        return precompiled.fetch(shape, page, *listed.values, self.now)
 
     def __iter__(self):
         return iter(self[0:None])
 
     def select_related(self, *fields: str) -> LeadQueue:
-        return LeadQueue(self.base.select_related(*fields), now=self.now)
+        return LeadQueue(self.listed, now=self.now, related=(*self.related, *fields))
 
     def count(self) -> int:
         """For a Paginator that counts (the API's): the leads in scope, whatever their order."""
-        return self.base.count()
+        listed = self.listed
+        shape = None if listed.key is None else ("LeadQueue.count", listed.key)
+        sql, params = precompiled.sql_with_params(
+            shape, lambda *values: listed.build(*values).values("pk"), *listed.values
+        )
+        with connections[Lead.objects.db].cursor() as cursor:
+            cursor.execute(f"SELECT COUNT(*) FROM ({sql}) AS listed", params)
+            return cursor.fetchone()[0]
+
+
+class _AnyOf(Lookup):
+    """`lhs = ANY(%s)`, the list one array parameter (PostgreSQL)."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} = ANY({rhs})", (*lhs_params, *rhs_params)
+
+
+class LeadsById:
+    """Leads given by id (a search's matches), in queue order, read a page at a time (PostgreSQL).
+
+    A few hundred ids as `id IN (%s, %s, ...)` took Django ~3 ms of CPU to compile; as one array
+    parameter (`id = ANY(%s)`) the statement is the same whatever the ids, so it is compiled
+    once per page slice (leadflow.precompiled). The planner sees the same constants either way.
+    """
+
+    ordered = True  # for Paginator
+
+    def __init__(self, ids: list[int], *, now: datetime):
+        self.ids = ids
+        self.now = now
+
+    @staticmethod
+    def _queryset(ids: list[int], now: datetime) -> QuerySet[Lead]:
+        return Lead.objects.filter(_AnyOf(F("pk"), ids)).select_related(*QUEUE_RELATED).order_by(*queue_order(now))
+
+    def __getitem__(self, key: slice) -> list[Lead]:
+        if not isinstance(key, slice) or key.step is not None or (key.start or 0) < 0 or key.stop is None:
+            raise TypeError("LeadsById takes a slice [start:stop]")
+        start, stop = key.start or 0, key.stop
+        if stop <= start:
+            return []
+
+        def page(ids: list[int], now: datetime) -> QuerySet[Lead]:
+            return self._queryset(ids, now)[start:stop]
+
+        return precompiled.fetch(("LeadsById", start, stop), page, self.ids, self.now)
+
+    def __iter__(self):
+        return iter(self._queryset(self.ids, self.now))
+
+    def count(self) -> int:
+        return len(self.ids)
 
 
 def lead_list_filtered(*, user: User, filters: LeadFilters) -> QuerySet[Lead]:
@@ -413,16 +567,19 @@ def lead_list_needing_attention(
             filters.stage, [filters.stage]
         )
         ids = [pk for stage in stages for pk in counts.match_ids.get(stage, ())]
-        return Lead.objects.filter(pk__in=ids).select_related(*QUEUE_RELATED).order_by(*order)
-    q = _listed(user=user, filters=filters)
+        if connections[Lead.objects.db].vendor != "postgresql":
+            return Lead.objects.filter(pk__in=ids).select_related(*QUEUE_RELATED).order_by(*order)
+        return LeadsById(ids, now=now)
+    listed = listed_leads(user=user, filters=filters)
     if searching and counts is None:
         # The search in a subquery: joined directly with the sources, the planner may loop
         # over the 10 sources and repeat the trigram search for each (it underestimates GIN
         # scans: 58 ms instead of 8 at a million leads).
-        return Lead.objects.filter(pk__in=q.values("pk")).select_related(*QUEUE_RELATED).order_by(*order)
-    if connections[q.db].features.supports_slicing_ordering_in_compound:
-        return LeadQueue(q, now=now)
-    return q.select_related(*QUEUE_RELATED).order_by(*order)
+        q = listed.queryset().values("pk")
+        return Lead.objects.filter(pk__in=q).select_related(*QUEUE_RELATED).order_by(*order)
+    if connections[Lead.objects.db].features.supports_slicing_ordering_in_compound:
+        return LeadQueue(listed, now=now)
+    return listed.queryset().select_related(*QUEUE_RELATED).order_by(*order)
 
 
 @dataclass(frozen=True)
@@ -456,16 +613,23 @@ def lead_stage_counts(*, user: User, filters: LeadFilters) -> StageCounts:
     of them; past that every count is a lower bound. Also gives "open" and "all", so the list
     needs no COUNT of its own.
     """
-    q = _apply_filters_but_stage(leads_visible_for_lists(user=user), filters).order_by()
     if filters.q.strip():
-        return _search_counts(q)
+        return _search_counts(_apply_filters_but_stage(leads_visible_for_lists(user=user), filters).order_by())
     # Compiled once with a stand-in stage, then repeated per stage with the real one as its
-    # parameter: compiling six querysets was a tenth of the page's CPU.
-    part = q.filter(stage=_STAGE_PLACEHOLDER).values("stage")[: COUNT_CAP + 1]
-    inner, params = part.query.get_compiler(using=part.db).as_sql()
+    # parameter: compiling six querysets was a tenth of the page's CPU. And that once is once
+    # per shape of the list (leadflow.precompiled), not per page view.
+    listed = listed_leads(user=user, filters=replace(filters, stage=STAGE_FILTER_ALL))
+
+    def part(*values) -> QuerySet[Lead]:
+        *listed_values, stage = values
+        q = listed.build(*listed_values).order_by()
+        return q.filter(stage=stage).values("stage")[: COUNT_CAP + 1]
+
+    shape = None if listed.key is None else ("lead_stage_counts", listed.key)
+    inner, params = precompiled.sql_with_params(shape, part, *listed.values, _STAGE_PLACEHOLDER)
     sql = "SELECT " + ", ".join(f"(SELECT COUNT(*) FROM ({inner}) AS c{i})" for i in range(len(Stage.values)))
     all_params = [stage if p == _STAGE_PLACEHOLDER else p for stage in Stage.values for p in params]
-    with connections[q.db].cursor() as cursor:
+    with connections[Lead.objects.db].cursor() as cursor:
         cursor.execute(sql, all_params)
         row = cursor.fetchone()
     counts = {stage: min(n, COUNT_CAP) for stage, n in zip(Stage.values, row, strict=True)}

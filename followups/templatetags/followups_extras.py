@@ -26,14 +26,19 @@ def temperature_badge(lead, policy, now) -> str:
     show one per row (see leads_extras.queue_rows)."""
     if not lead.is_open:
         return ""
-    value = lead_temperature(lead=lead, policy=policy, now=now)
-    return format_html(
+    return _TEMPERATURE_BADGES[lead_temperature(lead=lead, policy=policy, now=now)]
+
+
+_TEMPERATURE_BADGES = {
+    value: format_html(
         '<span class="badge temperature temperature-{} text-bg-{}" title="{}">{}</span>',
         value,
-        TEMPERATURE_COLOURS[value],
+        colour,
         TEMPERATURE_HELP[value],
         capfirst(value),
     )
+    for value, colour in TEMPERATURE_COLOURS.items()
+}
 
 
 def context_policy(context):

@@ -272,3 +272,23 @@ def test_the_schema_and_its_docs_page_are_served(client):
     for path in paths:
         assert path in html
     assert "Create a lead" in html and "<script" not in html.split("</main>")[0].split("<main")[1]
+
+
+def test_the_list_gives_each_lead_as_the_lead_serializer_does(api, manager, rep, team, source):
+    """The list writes its leads out field by field (api.serializers._LeadListSerializer); each
+    must read exactly as DRF's LeadSerializer gives it."""
+    from api.serializers import LeadSerializer
+
+    now = timezone.now()
+    make_lead(owner=rep, team=team, source=source, name="Owned <b>", company="Acme & Co")
+    unowned = make_lead(owner=None, team=team, source=source, name="Nobody's", email="", phone="+14155550134")
+    Lead.objects.filter(pk=unowned.pk).update(
+        first_contacted_at=now + timedelta(minutes=1), last_touched_at=now + timedelta(minutes=5)
+    )
+    body = api.as_user(manager).get(LEADS).json()
+    leads = Lead.objects.filter(pk__in=[row["id"] for row in body["results"]]).select_related("source", "owner")
+    expected = {lead.pk: LeadSerializer(lead).data for lead in leads}
+    assert len(body["results"]) == 2
+    for row in body["results"]:
+        assert list(row) == list(expected[row["id"]])
+        assert row == expected[row["id"]]

@@ -122,6 +122,9 @@ def test_a_search_list_read_by_id_is_the_searched_list(rep, teammate, team, sour
     by_id = selectors.lead_list_needing_attention(user=rep, filters=filters, counts=counts)
     searched = selectors.lead_list_needing_attention(user=rep, filters=filters)
     assert list(by_id) == list(searched)
+    # A page at a time, as the paginator reads it (on PostgreSQL: LeadsById, compiled once).
+    for start, stop in [(0, 25), (2, 5), (0, 3)]:
+        assert list(by_id[start:stop]) == list(searched)[start:stop]
     assert {lead.owner_id for lead in by_id} <= {rep.pk}
 
 
@@ -294,3 +297,33 @@ def test_search_results_come_in_queue_order(rep, team, source):
     queue = [lead.name for lead in selectors.lead_list_needing_attention(user=rep, filters=LeadFilters())]
     found = [lead.name for lead in selectors.lead_list_needing_attention(user=rep, filters=LeadFilters(q="order"))]
     assert found == queue == ["Order 1", "Order 3", "Order 4", "Order 2", "Order 0"]
+
+
+@pytest.mark.postgres
+def test_on_postgres_queue_pages_of_one_shape_follow_their_own_values(rep, other_rep, team, other_team, manager):
+    """A queue page is compiled once per shape (leadflow.precompiled): the next user, source or
+    stage of the same shape gets its own leads."""
+    from tests.factories import make_source
+
+    sources = [make_source(), make_source()]
+    now = timezone.now()
+    for i in range(12):
+        lead = make_lead(owner=[rep, other_rep][i % 2], team=[team, other_team][i % 2], source=sources[i % 3 % 2])
+        if i % 4 == 0:
+            Lead.objects.filter(pk=lead.pk).update(stage="nurture")
+    cases = [
+        (rep, LeadFilters()),
+        (other_rep, LeadFilters()),
+        (manager, LeadFilters(source_id=sources[0].pk, stage="lead")),
+        (manager, LeadFilters(source_id=sources[1].pk, stage="nurture")),
+        (manager, LeadFilters(source_id=sources[1].pk, stage="lead", owner_id=rep.pk)),
+        (manager, LeadFilters(source_id=sources[0].pk, stage="nurture", owner_id=rep.pk)),
+    ]
+    for user, filters in cases:
+        queue = selectors.lead_list_needing_attention(user=user, filters=filters, now=now)
+        assert isinstance(queue, selectors.LeadQueue) and queue.listed.key is not None
+        expected = [
+            lead.pk for lead in selectors._listed(user=user, filters=filters).order_by(*selectors.queue_order(now))
+        ]
+        assert expected, (user, filters)
+        assert [lead.pk for lead in queue[0:25]] == expected
