@@ -7,27 +7,22 @@ row through the field machinery: for a CSV import that writes ~9 rows per import
 defaults, `auto_now_add`), so callers write exactly what `bulk_create` would have written.
 
 PostgreSQL: one `INSERT … SELECT … FROM unnest(%s::type[], …)` per call — a column of values is
-one array parameter, adapted by psycopg2 in C. Other databases (SQLite): `executemany` with each
-value prepared by its field (and `bulk_create` for insert_objects), the same rows more slowly.
+one parameter, a PostgreSQL array literal ('{"a","b",NULL}') built here as one string. Passing
+Python lists instead makes psycopg2 write `ARRAY['a'::…, …]`, one SQL expression per value that
+the server parses and casts one by one: for a batch of 2,700 follow-ups that took 60–110 ms, the
+literal 20 ms (psycopg2 quotes one string, the server's array_in reads it). Other databases
+(SQLite): `executemany` with each value prepared by its field (and `bulk_create` for
+insert_objects), the same rows more slowly.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import NotSupportedError, connection, models
 from django.utils import timezone
-
-# Fields whose Python values psycopg2 adapts to what the column stores, with no preparation.
-_PASSTHROUGH = (
-    models.CharField,
-    models.TextField,
-    models.IntegerField,
-    models.BooleanField,
-    models.DateTimeField,
-    models.ForeignKey,
-)
 
 
 def _column(field: models.Field, rows: Sequence[dict[str, Any]], now) -> list:
@@ -43,6 +38,38 @@ def _column(field: models.Field, rows: Sequence[dict[str, Any]], now) -> list:
     return [row.get(name, default) for row in rows]
 
 
+def _array_literal(field: models.Field, values: list) -> str:
+    """The column as a PostgreSQL array literal: every value double-quoted (its type's input
+    function reads it, as for a quoted string), NULL for None."""
+    if isinstance(field, models.JSONField):
+        texts = [None if v is None else json.dumps(v, cls=field.encoder) for v in values]
+    elif isinstance(field, models.BooleanField):
+        texts = [None if v is None else ("t" if v else "f") for v in values]
+    elif isinstance(field, models.DateTimeField):
+        # A batch's times repeat (its arrival time, each schedule's due times): format each once.
+        text_of = {v: v.isoformat() for v in set(values) if v is not None}
+        text_of[None] = None
+        texts = [text_of[v] for v in values]
+    elif isinstance(field, (models.CharField, models.TextField)):
+        texts = values
+    elif isinstance(field, (models.IntegerField, models.ForeignKey)):
+        texts = [None if v is None else str(v) for v in values]
+    else:  # e.g. UUIDs: their prepared value's text
+        prep = field.get_db_prep_save
+        texts = [None if v is None else str(prep(v, connection)) for v in values]
+    if None in texts:
+        return "{" + ",".join("NULL" if v is None else '"' + _escape(v) + '"' for v in texts) + "}"
+    # No NULLs (the common case): join, escape and split in three passes over one string.
+    body = "\x00".join(texts)
+    if body.count("\x00") != len(texts) - 1:
+        raise ValueError("A string literal cannot contain NUL (0x00) characters.")  # psycopg2's own refusal
+    return '{"' + _escape(body).replace("\x00", '","') + '"}'
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
 def insert_rows(model: type[models.Model], rows: Sequence[dict[str, Any]], *, returning_pk: bool = False) -> list:
     """Insert `rows` (dicts keyed by field attname; absent fields take their defaults) into the
     model's table in one statement. Returns the new primary keys in row order if `returning_pk`
@@ -55,13 +82,14 @@ def insert_rows(model: type[models.Model], rows: Sequence[dict[str, Any]], *, re
     now = timezone.now()
     fields = [f for f in model._meta.concrete_fields if not (f.primary_key and isinstance(f, models.AutoField))]
     postgres = connection.vendor == "postgresql"
-    columns: list[list] = []
+    columns: list = []
     for field in fields:
         values = _column(field, rows, now)
-        if not (postgres and isinstance(field, _PASSTHROUGH)):
+        if postgres:
+            columns.append(_array_literal(field, values))
+        else:
             prep = field.get_db_prep_save
-            values = [prep(v, connection) for v in values]
-        columns.append(values)
+            columns.append([prep(v, connection) for v in values])
     table = connection.ops.quote_name(model._meta.db_table)
     names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     pk = model._meta.pk
