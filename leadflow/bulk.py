@@ -25,8 +25,9 @@ from django.db import NotSupportedError, connection, models
 from django.utils import timezone
 
 
-def _column(field: models.Field, rows: Sequence[dict[str, Any]], now) -> list:
-    """The field's value in each row, or what Django would store for a row that does not give it."""
+def _column(field: models.Field, rows: Sequence[dict[str, Any]], given: set[str], now) -> list:
+    """The field's value in each row, or what Django would store for a row that does not give it.
+    `given`: the attnames any row has."""
     name = field.attname
     if field.has_default() and callable(field.default) and not getattr(field, "auto_now_add", False):
         make: Callable[[], Any] = field.get_default  # e.g. uuid4: one value per row
@@ -35,12 +36,17 @@ def _column(field: models.Field, rows: Sequence[dict[str, Any]], now) -> list:
         default = now
     else:
         default = field.get_default()
+    if name not in given:
+        return [default] * len(rows)
     return [row.get(name, default) for row in rows]
 
 
 def _array_literal(field: models.Field, values: list) -> str:
     """The column as a PostgreSQL array literal: every value double-quoted (its type's input
     function reads it, as for a quoted string), NULL for None."""
+    nulls = values.count(None)
+    if nulls == len(values):
+        return "{" + ",".join(["NULL"] * nulls) + "}"
     if isinstance(field, models.JSONField):
         texts = [None if v is None else json.dumps(v, cls=field.encoder) for v in values]
     elif isinstance(field, models.BooleanField):
@@ -53,11 +59,11 @@ def _array_literal(field: models.Field, values: list) -> str:
     elif isinstance(field, (models.CharField, models.TextField)):
         texts = values
     elif isinstance(field, (models.IntegerField, models.ForeignKey)):
-        texts = [None if v is None else str(v) for v in values]
+        texts = [None if v is None else str(v) for v in values] if nulls else list(map(str, values))
     else:  # e.g. UUIDs: their prepared value's text
         prep = field.get_db_prep_save
         texts = [None if v is None else str(prep(v, connection)) for v in values]
-    if None in texts:
+    if nulls:
         return "{" + ",".join("NULL" if v is None else '"' + _escape(v) + '"' for v in texts) + "}"
     # No NULLs (the common case): join, escape and split in three passes over one string.
     body = "\x00".join(texts)
@@ -82,9 +88,10 @@ def insert_rows(model: type[models.Model], rows: Sequence[dict[str, Any]], *, re
     now = timezone.now()
     fields = [f for f in model._meta.concrete_fields if not (f.primary_key and isinstance(f, models.AutoField))]
     postgres = connection.vendor == "postgresql"
+    given = set().union(*rows)
     columns: list = []
     for field in fields:
-        values = _column(field, rows, now)
+        values = _column(field, rows, given, now)
         if postgres:
             columns.append(_array_literal(field, values))
         else:
