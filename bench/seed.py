@@ -477,7 +477,8 @@ def seed_leads(ctx: SeedContext) -> int:
                 f"{i + 1}\t{name}\t{email}\t{phone}\t{company}\t{titles[randint(0, len(titles) - 1)]}\t"
                 f"{source + 1}\t{referred_by}\t{plan.team[i] + 1}\t{owner or NULL}\t{stage}\t{ts(changed)}\t"
                 f"{ts(received)}\t{ts_or_null(plan.first_contact[i])}\t{ts_or_null(plan.last_touch[i])}\t"
-                f"{note}\t{NULL}\t{nurture_until}\t{NULL}\t{ts(received)}\t{updated}\n"
+                f"{note}\t{NULL}\t{nurture_until}\t{NULL}\t{ts(received)}\t{updated}\t"
+                f"{ts(received + SLA_MINUTES * 60)}\n"  # sla_due_at: its clock's owner_due_at
             )
 
     columns = [
@@ -502,6 +503,7 @@ def seed_leads(ctx: SeedContext) -> int:
         "next_followup_at",
         "created_at",
         "updated_at",
+        "sla_due_at",
     ]
     return ctx.copy("leads_lead", columns, lines())
 

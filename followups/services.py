@@ -119,8 +119,9 @@ class FirstSchedule:
 def followups_plan_new_leads(*, leads: list[Lead]) -> list[FirstSchedule]:
     """Work out new leads' first schedules before they are saved: the speed-to-lead clock and
     the `lead` stage's cadence from `received_at`, in the owner's zone. Sets each lead's
-    `next_followup_at` (what followups_refresh_next would write), so the lead is saved with it:
-    updating it afterwards would rewrite every new lead row in each of its indexes.
+    `next_followup_at` (what followups_refresh_next would write) and `sla_due_at` (its clock's
+    deadline), so the lead is saved with them: updating them afterwards would rewrite every new
+    lead row in each of its indexes.
 
     A fixed number of queries for any number of leads: lead_create plans one, the CSV import a
     whole batch, so both write exactly the same rows (followups_on_leads_created writes them).
@@ -129,8 +130,9 @@ def followups_plan_new_leads(*, leads: list[Lead]) -> list[FirstSchedule]:
         return []
     policy = FollowUpPolicy.load()
     now = timezone.now()
-    cadence = Cadence.objects.active_for(Stage.LEAD).prefetch_related("steps").first()
-    steps = list(cadence.steps.all()) if cadence is not None else []
+    # The steps of the first active cadence, in one query (a web-form post plans one lead).
+    first_cadence = Cadence.objects.active_for(Stage.LEAD).values("pk")[:1]
+    steps = list(CadenceStep.objects.filter(cadence_id=Subquery(first_cadence)))
     # An import's leads share received_at and a handful of zones: work each schedule out once.
     plans: dict[tuple[datetime, ZoneInfo], FirstSchedule] = {}
     schedules = []
@@ -141,6 +143,8 @@ def followups_plan_new_leads(*, leads: list[Lead]) -> list[FirstSchedule]:
             plan = _cadence_plan(steps=steps, start=key[0], tz=key[1], policy=policy, now=now)
             schedule = plans[key] = FirstSchedule(plan, *_sla_due(start=key[0], tz=key[1], policy=policy))
         lead.next_followup_at = min((due_at for due_at, _ in schedule.plan), default=None)
+        if lead.first_contacted_at is None:  # followups_on_leads_created starts its clock
+            lead.sla_due_at = schedule.owner_due
         schedules.append(schedule)
     return schedules
 

@@ -13,9 +13,14 @@ from django.urls import reverse
 # follow-ups: leads.selectors.queue_order); leads.selectors.LeadQueue reads it in segments along
 # the indexes below that use this order, so a page of a million-lead queue is index range scans,
 # not a sort: keep the two together.
+# An uncontacted lead's key is its speed-to-lead deadline (Lead.sla_due_at), so the uncontacted
+# part of the queue — breaches first, then the nearest deadline — is one index range too.
 QUEUE_ORDER = (
     Case(When(first_contacted_at__isnull=True, then=Value(0)), default=Value(1), output_field=IntegerField()),
-    Coalesce("last_touched_at", "received_at"),
+    Case(
+        When(first_contacted_at__isnull=True, then=Coalesce("sla_due_at", "received_at")),
+        default=Coalesce("last_touched_at", "received_at"),
+    ),
     F("id"),
 )
 
@@ -92,6 +97,10 @@ class Lead(models.Model):
     )
     # Nurture: when the lead comes back to its owner's queue as a lead.
     nurture_until = models.DateTimeField(null=True, blank=True)
+    # Denormalised: the speed-to-lead deadline of the lead's owner (its SlaClock.owner_due_at),
+    # written once when the lead is created (followups.services.followups_plan_new_leads), so
+    # the work queue orders uncontacted leads along an index instead of joining every clock.
+    sla_due_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Denormalised: due time of the lead's earliest pending follow-up, kept by followups.services
     # so queues sort and flag "no next step" without a join.
     next_followup_at = models.DateTimeField(null=True, blank=True)

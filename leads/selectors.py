@@ -8,12 +8,27 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db import connections
-from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    Aggregate,
+    Case,
+    CharField,
+    Exists,
+    F,
+    IntegerField,
+    JSONField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce, JSONObject
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
 from accounts.models import User
+from qualification.models import CriteriaVersion
 
 from .models import QUEUE_ORDER, Activity, Assignment, Channel, DuplicatePolicy, Lead, StageChange
 
@@ -261,23 +276,32 @@ def leads_visible_for_lists(*, user: User) -> QuerySet[Lead]:
 def queue_order(now: datetime) -> tuple:
     """The work queue's order at `now` (see lead_list_needing_attention): a group, a key, the id."""
     uncontacted = Q(first_contacted_at__isnull=True)
-    breached = uncontacted & Q(sla__owner_due_at__lte=now)
     overdue = Q(next_followup_at__lte=now)
     return (
         Case(
-            When(breached, then=Value(0)),
-            When(uncontacted, then=Value(1)),
+            When(uncontacted, then=_breach_group(now)),
             When(overdue, then=Value(2)),
             default=Value(3),
             output_field=IntegerField(),
         ),
         Case(
-            When(uncontacted, then=Coalesce("sla__owner_due_at", "received_at")),
+            When(uncontacted, then=SLA_KEY),
             When(overdue, then="next_followup_at"),
             default=Coalesce("last_touched_at", "received_at"),
         ),
         "id",
     )
+
+
+# An uncontacted lead's place in the queue: its speed-to-lead deadline. A lead without one (no
+# clock: not created by leads.services) counts as due from the moment it came in.
+SLA_KEY = Coalesce("sla_due_at", "received_at")
+
+
+def _breach_group(now: datetime) -> Case:
+    """0 for an uncontacted lead past its deadline (a breach), 1 before it. Monotone in SLA_KEY,
+    so the uncontacted leads in (group, key, id) order are one range of the QUEUE_ORDER indexes."""
+    return Case(When(LessThanOrEqual(SLA_KEY, now), then=Value(0)), default=Value(1), output_field=IntegerField())
 
 
 class LeadQueue:
@@ -286,10 +310,8 @@ class LeadQueue:
     The order (queue_order) depends on "now" (a breach, an overdue follow-up), so no index can
     hold it and one ORDER BY over it sorts every lead in scope (an admin's million). It is the
     concatenation of three segments, though, each readable in order from an index:
-    1. uncontacted leads (groups 0 and 1: breaches, then the rest, by SLA deadline): the
-       leading `CASE first_contacted_at IS NULL` column of the QUEUE_ORDER indexes gives them
-       as one index range; they are joined to their SLA clock and sorted (a backlog the product
-       keeps short);
+    1. uncontacted leads (groups 0 and 1: breaches, then the rest, by SLA deadline): one range
+       of the QUEUE_ORDER indexes, whose key for them is the deadline (Lead.sla_due_at);
     2. contacted leads with an overdue follow-up, by next_followup_at (the *_next_followup_idx
        partial indexes);
     3. the other contacted leads, by last touch: the rest of the QUEUE_ORDER index.
@@ -304,32 +326,13 @@ class LeadQueue:
         self.base = base.select_related(*QUEUE_RELATED).order_by()
         self.now = now
 
-    def _segments(self, stop: int | None = None) -> list[QuerySet[Lead]]:
+    def _segments(self) -> list[QuerySet[Lead]]:
         now, contacted = self.now, QUEUE_ORDER[0]
-        uncontacted = self.base.alias(contacted=contacted).filter(contacted=0)
-        # The page's uncontacted leads are picked first, with their SLA deadline read per lead
-        # from its clock's unique index; joined to all clocks instead, the planner hashes the
-        # whole clock table (a million rows) to sort a few thousand leads.
-        clocks = Lead._meta.get_field("sla").related_model.objects.filter(lead_id=OuterRef("pk"))
-        picked = (
-            uncontacted.order_by()
-            .alias(due=Subquery(clocks.values("owner_due_at")[:1]))
-            .alias(
-                g=Case(When(due__lte=now, then=Value(0)), default=Value(1), output_field=IntegerField()),
-                k=Coalesce("due", "received_at"),
-            )
-            .order_by("g", "k", "id")
-            .values("pk")
-        )
         first = (
-            self.base.filter(pk__in=picked[:stop] if stop is not None else picked)
-            .annotate(
-                grp=Case(
-                    When(sla__owner_due_at__lte=now, then=Value(0)), default=Value(1), output_field=IntegerField()
-                ),
-                skey=Coalesce("sla__owner_due_at", "received_at"),
-            )
-            .order_by("grp", "skey", "id")
+            self.base.alias(contacted=contacted)
+            .filter(contacted=0)
+            .annotate(grp=_breach_group(now), skey=SLA_KEY)
+            .order_by(*QUEUE_ORDER)
         )
         rest = self.base.alias(contacted=contacted).filter(contacted=1)
         overdue = (
@@ -346,7 +349,7 @@ class LeadQueue:
         return [first, overdue, others]
 
     def _query(self, start: int, stop: int | None) -> QuerySet[Lead]:
-        first, *more = [q[:stop] if stop is not None else q for q in self._segments(stop)]
+        first, *more = [q[:stop] if stop is not None else q for q in self._segments()]
         return first.union(*more, all=True).order_by("grp", "skey", "id")[start:stop]
 
     def __getitem__(self, key: slice) -> list[Lead]:
@@ -512,19 +515,135 @@ class TimelineEntry:
     item: Any
 
 
+# The history's one row shape (see lead_timeline): what each kind puts in the shared columns.
+_NULL = Value(None, output_field=CharField())
+# A typed NULL where another branch has an integer (PostgreSQL reads two untyped NULLs as text).
+_NULL_ID = Cast(Value(None), IntegerField())
+_USER_FIELDS = ("id", "username", "first_name", "last_name")
+
+
+def _user_columns(slot: str, path: str | None) -> dict[str, Any]:
+    if path is None:
+        return {f"{slot}_{f}": _NULL_ID if f == "id" else _NULL for f in _USER_FIELDS}
+    return {f"{slot}_{f}": F(f"{path}__{f}") for f in _USER_FIELDS}
+
+
+def _history_rows(q: QuerySet, kind: str, *, at: str, users: tuple[str | None, ...], **columns: Any) -> QuerySet:
+    cols = {
+        "t_kind": Value(kind),
+        "t_id": F("pk"),
+        "t_at": F(at),
+        "t_a": Value(""),
+        "t_b": Value(""),
+        "t_text": Value(""),
+        "t_flag": Value(False),
+        "t_number": _NULL,
+        "t_evaluation": _NULL,
+        **columns,
+    }
+    for slot, path in zip(("u1", "u2", "u3"), users, strict=True):
+        cols.update(_user_columns(slot, path))
+    # Model orderings are dropped: a branch of a UNION may not be ordered (SQLite).
+    return q.order_by().annotate(**cols).values(*cols)
+
+
+def _user(row: dict, slot: str) -> User | None:
+    if row[f"{slot}_id"] is None:
+        return None
+    return User(**{f: row[f"{slot}_{f}"] for f in _USER_FIELDS})
+
+
+def _history_item(row: dict) -> StageChange | Activity | Assignment:
+    """The model row the template reads, rebuilt from the shared columns (no further query)."""
+    kind = row["t_kind"]
+    if kind == "stage":
+        sc = StageChange(
+            id=row["t_id"],
+            changed_at=row["t_at"],
+            from_stage=row["t_a"],
+            to_stage=row["t_b"],
+            reason=row["t_text"],
+            is_override=row["t_flag"],
+            evaluation=row["t_evaluation"],
+            changed_by=_user(row, "u1"),
+        )
+        if row["t_number"] is not None:
+            sc.criteria_version = CriteriaVersion(number=row["t_number"])
+        return sc
+    if kind == "activity":
+        return Activity(
+            id=row["t_id"], occurred_at=row["t_at"], kind=row["t_a"], outcome=row["t_text"], created_by=_user(row, "u1")
+        )
+    return Assignment(
+        id=row["t_id"],
+        assigned_at=row["t_at"],
+        reason=row["t_text"],
+        assigned_by=_user(row, "u1"),
+        to_owner=_user(row, "u2"),
+        from_owner=_user(row, "u3"),
+    )
+
+
+class JSONArrayAgg(Aggregate):
+    """The rows of a group as one JSON array (of JSONObject values, say): PostgreSQL's jsonb_agg,
+    SQLite's json_group_array. Lets a one-row query carry a short list of related rows."""
+
+    function = "JSONB_AGG"
+    output_field = JSONField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return super().as_sql(compiler, connection, function="JSON_GROUP_ARRAY", **extra_context)
+
+
+def lead_referrals_column() -> Subquery:
+    """The leads this lead referred, as a JSON list of {id, name, stage} (None if none), for the
+    lead page's query to carry instead of a query of its own; lead_referrals reads it."""
+    referred = Lead.objects.filter(referred_by_lead=OuterRef("pk")).order_by().values("referred_by_lead")
+    return Subquery(
+        referred.annotate(rows=JSONArrayAgg(JSONObject(id="id", name="name", stage="stage"))).values("rows")
+    )
+
+
+def lead_referrals(rows: list[dict] | None) -> list[Lead]:
+    """The referred leads from lead_referrals_column's list, by name (what the page shows of them)."""
+    leads = [Lead(id=r["id"], name=r["name"], stage=r["stage"]) for r in rows or []]
+    return sorted(leads, key=lambda lead: (lead.name, lead.pk))
+
+
 def lead_timeline(*, lead: Lead) -> list[TimelineEntry]:
-    """Stage changes, activities and assignments of a lead, newest first. Three queries."""
+    """Stage changes, activities and assignments of a lead, newest first. One query: the three
+    tables' rows shaped alike and read with UNION ALL (each through its (lead, time) index)."""
+    stages = _history_rows(
+        StageChange.objects.filter(lead=lead),
+        "stage",
+        at="changed_at",
+        users=("changed_by", None, None),
+        t_a=F("from_stage"),
+        t_b=F("to_stage"),
+        t_text=F("reason"),
+        t_flag=F("is_override"),
+        t_number=F("criteria_version__number"),
+        t_evaluation=F("evaluation"),
+    )
+    activities = _history_rows(
+        Activity.objects.filter(lead=lead),
+        "activity",
+        at="occurred_at",
+        users=("created_by", None, None),
+        t_a=F("kind"),
+        t_text=F("outcome"),
+    )
+    assignments = _history_rows(
+        Assignment.objects.filter(lead=lead),
+        "assignment",
+        at="assigned_at",
+        users=("assigned_by", "to_owner", "from_owner"),
+        t_text=F("reason"),
+    )
+    # The stage changes come first: their columns set the types Django reads the rows with.
     entries = [
-        TimelineEntry(sc.changed_at, "stage", sc)
-        for sc in StageChange.objects.filter(lead=lead).select_related("changed_by", "criteria_version")
-    ]
-    entries += [
-        TimelineEntry(a.occurred_at, "activity", a)
-        for a in Activity.objects.filter(lead=lead).select_related("created_by")
-    ]
-    entries += [
-        TimelineEntry(a.assigned_at, "assignment", a)
-        for a in Assignment.objects.filter(lead=lead).select_related("from_owner", "to_owner", "assigned_by")
+        TimelineEntry(row["t_at"], row["t_kind"], _history_item(row))
+        for row in stages.union(activities, assignments, all=True)
     ]
     # Newest first; on equal times the stage change (e.g. creation) sorts below what followed it.
     order = {"stage": 0, "assignment": 1, "activity": 2}
@@ -559,17 +678,24 @@ def lead_find_match(*, email: str, phone: str) -> Lead | None:
     """The live lead a new one with this (normalised) email or phone duplicates, or None.
 
     Open leads first (someone is working them), then the most recent; merged-away leads never
-    match. One query, with the owner and team (and its manager) for the notification.
+    match. Returned with the owner and team (and its manager) for the notification.
+
+    One query for the usual answer at intake (no match), which reads only the key: building
+    the joined select was the single most expensive statement of a web-form post. A match
+    costs a second query, by primary key.
     """
     cond = _contact_match(emails=[email] if email else [], phones=[phone] if phone else [])
     if not cond:
         return None
-    return (
+    pk = (
         Lead.objects.filter(cond, merged_into__isnull=True)
-        .select_related("owner", "team__manager", "source")
         .order_by(_open_first(), "-received_at", "-id")
+        .values_list("pk", flat=True)
         .first()
     )
+    if pk is None:
+        return None
+    return Lead.objects.select_related("owner", "team__manager", "source").get(pk=pk)
 
 
 def lead_find_matches(*, emails: set[str], phones: set[str]) -> dict[str, Lead]:

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.core.validators import validate_email
 from django.db import models, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -114,6 +114,45 @@ def lead_create(
     2. Check the owner belongs to the team and the source is active.
     3. Save the lead, its creation StageChange and, when it has an owner, its first Assignment.
     """
+    return _lead_save_new(
+        check_owner=True,
+        by=by,
+        name=name,
+        source=source,
+        team=team,
+        owner=owner,
+        email=email,
+        phone=phone,
+        company=company,
+        title=title,
+        referred_by=referred_by,
+        notes=notes,
+        received_at=received_at,
+        referred_by_lead=referred_by_lead,
+        assignment_reason=assignment_reason,
+    )
+
+
+def _lead_save_new(
+    *,
+    check_owner: bool,
+    by: User | None,
+    name: str,
+    source: LeadSource,
+    team: Team,
+    owner: User | None,
+    email: str,
+    phone: str,
+    company: str,
+    title: str,
+    referred_by: str,
+    notes: str,
+    received_at: datetime | None,
+    referred_by_lead: Lead | None,
+    assignment_reason: str,
+) -> Lead:
+    """lead_create's work, inside the caller's transaction (lead_intake calls it directly: no
+    savepoint of its own, and no membership query for an owner the team's rule just chose)."""
     now = timezone.now()
     received_at = received_at or now
     try:
@@ -125,7 +164,8 @@ def lead_create(
         raise ValidationError({"email": MSG_CONTACT_REQUIRED})
     if not source.is_active:
         raise ValidationError({"source": MSG_INACTIVE_SOURCE})
-    _check_owner_in_team(owner, team)
+    if check_owner:
+        _check_owner_in_team(owner, team)
 
     lead = Lead(
         name=name.strip(),
@@ -550,13 +590,15 @@ def lead_intake(
        same normalised email or phone.
     3. On a match, apply the channel's DuplicatePolicy: ATTACH logs the inquiry as a note on the
        existing lead and notifies its owner; FLAG goes on to create and marks the new lead.
-    4. Owner: the one given (checked against the team by lead_create), else the team's
-       assignment rule (lead_assign_next), with the reason kept on the Assignment row.
-    5. lead_create writes the lead, its creation StageChange and Assignment; the owner is told
-       after commit (unless they created it themselves).
+    4. Owner: the one given (checked against the team), else the team's assignment rule
+       (lead_assign_next), with the reason kept on the Assignment row.
+    5. lead_create's writer (in this transaction, no savepoints of its own) writes the lead,
+       its creation StageChange and Assignment; the owner is told after commit (unless they
+       created it themselves).
     """
     clean = intake_clean(data)
     _intake_preamble(source, team)
+    given_owner = owner is not None  # an owner the team's rule picks is a member: not checked again
     _lock_contact_keys([clean["email"], clean["phone"]])
     match = selectors.lead_find_match(email=clean["email"], phone=clean["phone"])
     if match is not None and selectors.duplicate_action(channel) == DuplicatePolicy.Action.ATTACH:
@@ -573,10 +615,11 @@ def lead_intake(
         return IntakeResult(lead=match, outcome=IntakeOutcome.ATTACHED, duplicate_of=match)
 
     if owner is None:
-        owner, reason = lead_assign_next(team=team, reason_context=context)
+        owner, reason = _assign_next(team=team, reason_context=context)
     else:
         reason = f"{Channel(channel).label.lower()}: owner chosen by {by}" if by and by != owner else "created"
-    lead = lead_create(
+    lead = _lead_save_new(
+        check_owner=given_owner,
         by=by,
         source=source,
         team=team,
@@ -782,24 +825,22 @@ class _AssignmentPlanner:
 
     @classmethod
     def load(cls, team: Team) -> _AssignmentPlanner:
-        """Lock the team row (serialising concurrent assignments) and read its members. 3 queries."""
-        team = Team.objects.select_for_update().select_related("manager").get(pk=team.pk)
-        memberships = list(team.memberships.select_related("user").order_by("id"))
-        counts = (
-            dict(
-                Lead.objects.filter(
-                    owner__in=[m.user_id for m in memberships],
-                    stage__in=Lead.OPEN_STAGES,
-                    first_contacted_at__isnull=True,
-                    merged_into__isnull=True,
-                )
-                .order_by()
-                .values_list("owner")
-                .annotate(n=Count("id"))
+        """Lock the team row (serialising concurrent assignments) and read its members with
+        their open uncontacted leads. 2 queries (the manager is read only if nobody is available)."""
+        team = Team.objects.select_for_update().get(pk=team.pk)
+        open_uncontacted = (
+            Lead.objects.filter(
+                owner=OuterRef("user_id"),
+                stage__in=Lead.OPEN_STAGES,
+                first_contacted_at__isnull=True,
+                merged_into__isnull=True,
             )
-            if memberships
-            else {}
+            .order_by()
+            .values("owner")
+            .annotate(n=Count("id"))
+            .values("n")
         )
+        memberships = team.memberships.select_related("user").annotate(open_uncontacted=Subquery(open_uncontacted))
         seats = [
             _Seat(
                 membership_id=m.pk,
@@ -807,10 +848,10 @@ class _AssignmentPlanner:
                 weight=m.weight,
                 is_away=m.is_away,
                 cap=m.max_open_uncontacted,
-                open_uncontacted=counts.get(m.user_id, 0),
+                open_uncontacted=m.open_uncontacted or 0,
                 credit=m.rr_credit,
             )
-            for m in memberships
+            for m in memberships.order_by("id")
         ]
         return cls(team, seats)
 
@@ -893,6 +934,11 @@ def lead_assign_next(*, team: Team, reason_context: str = "") -> tuple[User, str
     Locks the team row until the caller's transaction ends, so two leads arriving together
     get consecutive turns. The reason reads like “round robin: next after Ana; Ben away”.
     """
+    return _assign_next(team=team, reason_context=reason_context)
+
+
+def _assign_next(*, team: Team, reason_context: str) -> tuple[User, str]:
+    """lead_assign_next inside the caller's transaction (lead_intake's: no savepoint of its own)."""
     planner = _AssignmentPlanner.load(team)
     owner, reason = planner.next()
     planner.persist()

@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -28,11 +29,25 @@ MSG_CRITERIA_CHANGED = (
 PAGE_SIZE = 25
 
 
-def _get_lead_for_user(request: HttpRequest, pk: int) -> Lead:
-    """The lead if the user may see (and so edit) it; 404 otherwise, so nothing leaks. With its
-    SLA clock, which the lead page shows (one join on a unique key instead of a query)."""
-    q = Lead.objects.visible_to(request.user).select_related(
+def _visible_leads(request: HttpRequest) -> QuerySet[Lead]:
+    """The leads the user may see (and so edit). With its SLA clock, which the lead page shows
+    (one join on a unique key instead of a query)."""
+    return Lead.objects.visible_to(request.user).select_related(
         "source", "owner", "team", "referred_by_lead", "possible_duplicate_of", "sla"
+    )
+
+
+def _get_lead_for_user(request: HttpRequest, pk: int) -> Lead:
+    """The lead if the user may see it; 404 otherwise, so nothing leaks."""
+    return get_object_or_404(_visible_leads(request), pk=pk)
+
+
+def _get_lead_for_page(request: HttpRequest, pk: int) -> Lead:
+    """The lead for its page (_get_lead_for_user), carrying two more columns so that the page
+    needs no query of their own: the id of the criteria in force, the leads it referred."""
+    q = _visible_leads(request).annotate(
+        current_criteria_id=qualification_selectors.criteria_current_id(),
+        referral_rows=selectors.lead_referrals_column(),
     )
     return get_object_or_404(q, pk=pk)
 
@@ -48,7 +63,8 @@ def _get_lead_for_reassign(request: HttpRequest, pk: int) -> Lead:
 
 
 def _detail_ctx(lead: Lead, *, activity_form=None, stage_form=None) -> dict:
-    """The lead page's context; a refused action re-renders it with its bound form."""
+    """The lead page's context (the lead from _get_lead_for_page); a refused action re-renders it
+    with its bound form."""
     from followups.views import lead_panel_ctx
 
     return {
@@ -60,7 +76,8 @@ def _detail_ctx(lead: Lead, *, activity_form=None, stage_form=None) -> dict:
         "activity_form": activity_form or ActivityForm(),
         "stage_form": stage_form,
         # Qualification: the checklist, the calls, helpful closes, the disqualify / not-now forms.
-        "qual": qualification_selectors.lead_qualification_panel(lead=lead),
+        "qual": qualification_selectors.lead_qualification_panel(lead=lead, criteria_id=lead.current_criteria_id),
+        "referrals": selectors.lead_referrals(lead.referral_rows),
         "disqualify_form": DisqualifyForm(reasons=qualification_selectors.reasons_active()),
         "nurture_form": NurtureForm(),
     }
@@ -223,7 +240,7 @@ def create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
-    lead = _get_lead_for_user(request, pk)
+    lead = _get_lead_for_page(request, pk)
     if lead.merged_into_id:
         messages.info(request, f"“{lead.name}” was merged into this lead.")
         return redirect("leads:detail", pk=lead.merged_into_id)
@@ -250,7 +267,7 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def change_stage(request: HttpRequest, pk: int) -> HttpResponse:
-    lead = _get_lead_for_user(request, pk)
+    lead = _get_lead_for_page(request, pk)
     form = StageChangeForm(request.POST)
     if form.is_valid():
         to_stage = form.cleaned_data["to_stage"]
@@ -279,7 +296,7 @@ def change_stage(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def log_activity(request: HttpRequest, pk: int) -> HttpResponse:
-    lead = _get_lead_for_user(request, pk)
+    lead = _get_lead_for_page(request, pk)
     form = ActivityForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data

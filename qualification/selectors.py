@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Subquery
 
 from accounts.models import User
 from leads.models import Lead
@@ -26,6 +26,33 @@ def criteria_current() -> Criteria | None:
     if not rules:
         return None
     return criteria_snapshot(rules[0].version, rules)
+
+
+# Versions and their rules are never edited once saved (CriteriaVersion.save and
+# CriteriaRule.save refuse), so a version's snapshot, once read, holds for the life of the
+# process: a page that knows the current version's id reads no rules. Keyed by version id.
+_snapshots: dict[int, Criteria] = {}
+
+
+def criteria_current_id() -> Subquery:
+    """The id of the version in force (None if none yet), as a column of another query: the
+    page's lead query carries it, and criteria_of_version turns it into the criteria."""
+    # Unordered: at most one version is current (criteriaversion_one_current), read from that index.
+    return Subquery(CriteriaVersion.objects.filter(is_current=True).order_by().values("pk")[:1])
+
+
+def criteria_of_version(version_id: int | None) -> Criteria | None:
+    """A version's criteria, rules loaded. One query the first time a process asks for a
+    version, none after (see _snapshots)."""
+    if version_id is None:
+        return None
+    criteria = _snapshots.get(version_id)
+    if criteria is None:
+        rules = list(CriteriaRule.objects.filter(version_id=version_id).select_related("version"))
+        if not rules:  # as criteria_current: a version without rules is no criteria
+            return None
+        criteria = _snapshots[version_id] = criteria_snapshot(rules[0].version, rules)
+    return criteria
 
 
 def criteria_versions() -> list[CriteriaVersion]:
@@ -79,22 +106,21 @@ class QualificationPanel:
     gate: GateCheck
     calls: list[DiscoveryCall]
     helpful_closes: list[HelpfulClose]
-    referrals: list[Lead]
 
 
-def lead_qualification_panel(*, lead: Lead) -> QualificationPanel:
-    """Five queries whatever the number of calls, rules, closes or referrals."""
+def lead_qualification_panel(*, lead: Lead, criteria_id: int | None) -> QualificationPanel:
+    """The panel judged against the criteria version `criteria_id` (the current one, read with
+    the lead: criteria_current_id). Two queries whatever the number of calls, rules or closes
+    (and the rules once per process and version)."""
     calls = call_list(lead=lead)
-    criteria = criteria_current()
+    criteria = criteria_of_version(criteria_id)
     latest = calls[0] if calls else None
     evaluation = evaluate(latest, criteria) if criteria is not None and latest is not None else None
     closes = list(HelpfulClose.objects.filter(lead=lead).select_related("reason", "owner", "sent_by"))
-    referrals = list(Lead.objects.filter(referred_by_lead=lead).only("id", "name", "stage", "received_at"))
     return QualificationPanel(
         gate=GateCheck(criteria=criteria, call=latest, evaluation=evaluation),
         calls=calls,
         helpful_closes=closes,
-        referrals=referrals,
     )
 
 

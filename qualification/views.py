@@ -26,9 +26,9 @@ from .forms import (
 from .models import DisqualificationReason
 
 
-def _get_lead_for_user(request: HttpRequest, pk: int) -> Lead:
+def _get_lead_for_user(request: HttpRequest, pk: int, **annotations) -> Lead:
     """The lead if the user may see (and so work on) it; 404 otherwise, so nothing leaks."""
-    q = Lead.objects.visible_to(request.user).select_related("source", "owner", "team")
+    q = Lead.objects.visible_to(request.user).select_related("source", "owner", "team").annotate(**annotations)
     return get_object_or_404(q, pk=pk)
 
 
@@ -47,9 +47,10 @@ def _bound(request: HttpRequest):
 @login_required
 def call_new(request: HttpRequest, pk: int) -> HttpResponse:
     _require_perm(request, "qualification.add_discoverycall")
-    lead = _get_lead_for_user(request, pk)
+    # The id of the criteria in force comes with the lead; their rules from the process's copy.
+    lead = _get_lead_for_user(request, pk, current_criteria_id=selectors.criteria_current_id())
     previous = selectors.call_latest(lead=lead)
-    criteria = selectors.criteria_current()
+    criteria = selectors.criteria_of_version(lead.current_criteria_id)
     form = DiscoveryCallForm(_bound(request), previous=previous, criteria=criteria)
     if request.method == "POST" and form.is_valid():
         try:

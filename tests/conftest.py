@@ -33,6 +33,24 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _json_support_probed(django_db_setup, django_db_blocker):
+    # SQLite answers "JSON support?" with three queries, once per connection, on the first query
+    # that builds JSON (the lead page's): ask up front, so pinned query counts do not depend on
+    # which test runs first.
+    with django_db_blocker.unblock():
+        assert connection.features.supports_json_field
+
+
+@pytest.fixture(autouse=True)
+def _fresh_criteria_snapshots():
+    # The process keeps criteria versions it has read (they never change), but each test rolls
+    # its database back, and SQLite then hands the next test's version the same id.
+    from qualification import selectors
+
+    selectors._snapshots.clear()
+
+
 @pytest.fixture(autouse=True)
 def _postgres_marker(request):
     if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":

@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('followups', '0005_dispatcher_batch_200'),
-        ('leads', '0008_partial_link_indexes_for_bulk_insert'),
+        ('leads', '0009_partial_link_indexes_for_bulk_insert'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -103,6 +103,9 @@ def test_the_clock_counts_working_time_only(rep, team, source, policy):
     run_at(datetime(2026, 11, 23, 9, 5, tzinfo=UTC))  # Monday 09:05: 15 working minutes
     assert alerts() == [("sla_owner", "rita")]
     assert SlaClock.objects.get(lead=lead).owner_due_at == datetime(2026, 11, 23, 9, 5, tzinfo=UTC)
+    # The lead carries the same deadline: the work queue orders uncontacted leads by it.
+    lead.refresh_from_db()
+    assert lead.sla_due_at == datetime(2026, 11, 23, 9, 5, tzinfo=UTC)
 
 
 def test_both_alerts_go_out_once_after_downtime(new_lead):

@@ -34,9 +34,10 @@ def add_calls(lead, n: int) -> None:
         make_call(lead=lead, held_at=start + timedelta(minutes=i), **answers)
 
 
-# Session, user, the user's permissions with their role names, the lead, the latest call, the
-# current rules, the bell.
-CALL_PAGE_QUERIES = 7
+# Session, user, the user's permissions with their role names, the lead with the id of the
+# criteria in force, the latest call, the bell. (The rules of a criteria version: one more query
+# the first time a process shows it, qualification.selectors.criteria_of_version.)
+CALL_PAGE_QUERIES = 6
 
 
 def test_the_call_page_does_not_grow_with_calls_or_rules(client, lead, rep, admin_user, django_assert_num_queries):
@@ -44,10 +45,12 @@ def test_the_call_page_does_not_grow_with_calls_or_rules(client, lead, rep, admi
     url = reverse("qualification:call_new", args=[lead.pk])
     make_criteria(by=admin_user, rules=ONE_RULE, threshold=0)
     add_calls(lead, 1)
+    assert count_queries(client, url) == CALL_PAGE_QUERIES + 1  # the first view reads the version's rules
     small = count_queries(client, url)
 
     make_criteria(by=admin_user, rules=suggested_rules(), threshold=SUGGESTED_THRESHOLD)
     add_calls(lead, 50)
+    assert count_queries(client, url) == CALL_PAGE_QUERIES + 1  # and so for the new version
     with django_assert_num_queries(CALL_PAGE_QUERIES):
         response = client.get(url)
 
@@ -59,16 +62,21 @@ def test_the_lead_page_and_its_checklist_do_not_grow(client, lead, rep, team, ad
     client.force_login(rep)
     make_criteria(by=admin_user, rules=ONE_RULE, threshold=0)
     add_calls(lead, 1)
+    # The first view of a criteria version reads its rules, once per process: the pinned count
+    # is every later view's.
+    assert count_queries(client, lead.get_absolute_url()) == DETAIL_QUERIES + 1
     small = count_queries(client, lead.get_absolute_url())
 
     make_criteria(by=admin_user, rules=suggested_rules(), threshold=SUGGESTED_THRESHOLD)
     add_calls(lead, 50)
     for _ in range(5):
         make_lead(owner=rep, team=team, referred_by_lead=lead)
+    assert count_queries(client, lead.get_absolute_url()) == DETAIL_QUERIES + 1  # the new version's rules
     with django_assert_num_queries(DETAIL_QUERIES):
         response = client.get(lead.get_absolute_url())
 
     assert small == DETAIL_QUERIES
+    assert len(response.context["referrals"]) == 5
     assert len(response.context["qual"].calls) == 51
     assert len(response.context["qual"].gate.evaluation.results) == 7
 
@@ -80,6 +88,7 @@ def test_a_disqualified_lead_page_with_its_helpful_close_does_not_grow(
     make_criteria(by=admin_user)
     add_calls(lead, 30)
     lead_disqualify(lead=lead, by=rep, reason=DisqualificationReason.objects.get(code="no_budget"))
+    client.get(lead.get_absolute_url())  # reads the rules of the criteria, once per process
 
     # An outcome: no disqualify form, so no reason list (no temperature badge either, but the
     # follow-up policy comes with the bell).

@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0003_assignment_fields'),
-        ('leads', '0007_live_count_indexes'),
+        ('leads', '0008_lead_sla_due_at'),
         ('qualification', '0003_dashboard_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
