@@ -206,7 +206,8 @@ class FollowUp(models.Model):
         SKIPPED = "skipped", "Skipped"
         CANCELLED = "cancelled", "Cancelled"
 
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="followups")
+    # Indexed by followup_lead_due_idx, which starts with it.
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="followups", db_index=False)
     # Null while the lead sits in the team pool; reminders then go to the team's manager.
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="followups"
@@ -220,8 +221,10 @@ class FollowUp(models.Model):
     # The end of the nurture period: when it is dispatched the lead returns to stage "lead".
     recycles_lead = models.BooleanField(default=False)
     step = models.ForeignKey(CadenceStep, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # created_by, completed_by and activity are None on every scheduled row (most of them):
+    # their indexes hold only the set ones (followup_*_set_idx).
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
     )
     created_at = models.DateTimeField(auto_now_add=True)
     reminded_at = models.DateTimeField(null=True, blank=True)
@@ -229,10 +232,15 @@ class FollowUp(models.Model):
     # When it left "pending": done, skipped or cancelled.
     completed_at = models.DateTimeField(null=True, blank=True)
     completed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
     )
     activity = models.ForeignKey(
-        "leads.Activity", on_delete=models.SET_NULL, null=True, blank=True, related_name="completed_followups"
+        "leads.Activity",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="completed_followups",
+        db_index=False,
     )
     # The dispatcher's claim (see followups.services.followup_dispatch_batch). A row is claimed
     # while lease_until is set; claim_token says by whom. With the token cleared but a lease set,
@@ -279,8 +287,11 @@ class FollowUp(models.Model):
             models.Index(
                 fields=["lease_until", "id"], name="followup_lease_idx", condition=Q(lease_until__isnull=False)
             ),
-            # followups_refresh_next: MIN(due_at) of a lead's pending rows; the lead page's panel.
-            models.Index(fields=["lead", "due_at"], name="followup_lead_pending_idx", condition=Q(state="pending")),
+            # A lead's follow-ups by due time: followups_refresh_next (MIN(due_at) of the pending
+            # ones), the lead page's panel, the cascade when a lead is deleted. One index for all,
+            # not a pending one beside the foreign key's: a lead has a handful of rows, and each
+            # new follow-up (six per imported lead) writes one index entry less.
+            models.Index(fields=["lead", "due_at"], name="followup_lead_due_idx"),
             # "My follow-ups": a person's pending rows by due time.
             models.Index(fields=["owner", "due_at"], name="followup_owner_pending_idx", condition=Q(state="pending")),
             # The dashboard's follow-up discipline: a rep's follow-ups due in a date range
@@ -290,6 +301,10 @@ class FollowUp(models.Model):
                 name="followup_worked_due_idx",
                 condition=Q(state__in=["pending", "done", "skipped"], recycles_lead=False),
             ),
+            *[
+                models.Index(fields=[fk], name=f"followup_{fk}_set_idx", condition=Q(**{f"{fk}__isnull": False}))
+                for fk in ("created_by", "completed_by", "activity")
+            ],
         ]
         constraints = [
             models.CheckConstraint(

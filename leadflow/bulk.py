@@ -7,31 +7,27 @@ row through the field machinery: for a CSV import that writes ~9 rows per import
 defaults, `auto_now_add`), so callers write exactly what `bulk_create` would have written.
 
 PostgreSQL: one `INSERT … SELECT … FROM unnest(%s::type[], …)` per call — a column of values is
-one array parameter, adapted by psycopg2 in C. Other databases (SQLite): `executemany` with each
-value prepared by its field (and `bulk_create` for insert_objects), the same rows more slowly.
+one parameter, a PostgreSQL array literal ('{"a","b",NULL}') built here as one string. Passing
+Python lists instead makes psycopg2 write `ARRAY['a'::…, …]`, one SQL expression per value that
+the server parses and casts one by one: for a batch of 2,700 follow-ups that took 60–110 ms, the
+literal 20 ms (psycopg2 quotes one string, the server's array_in reads it). Other databases
+(SQLite): `executemany` with each value prepared by its field (and `bulk_create` for
+insert_objects), the same rows more slowly.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import NotSupportedError, connection, models
 from django.utils import timezone
 
-# Fields whose Python values psycopg2 adapts to what the column stores, with no preparation.
-_PASSTHROUGH = (
-    models.CharField,
-    models.TextField,
-    models.IntegerField,
-    models.BooleanField,
-    models.DateTimeField,
-    models.ForeignKey,
-)
 
-
-def _column(field: models.Field, rows: Sequence[dict[str, Any]], now) -> list:
-    """The field's value in each row, or what Django would store for a row that does not give it."""
+def _column(field: models.Field, rows: Sequence[dict[str, Any]], given: set[str], now) -> list:
+    """The field's value in each row, or what Django would store for a row that does not give it.
+    `given`: the attnames any row has."""
     name = field.attname
     if field.has_default() and callable(field.default) and not getattr(field, "auto_now_add", False):
         make: Callable[[], Any] = field.get_default  # e.g. uuid4: one value per row
@@ -40,7 +36,44 @@ def _column(field: models.Field, rows: Sequence[dict[str, Any]], now) -> list:
         default = now
     else:
         default = field.get_default()
+    if name not in given:
+        return [default] * len(rows)
     return [row.get(name, default) for row in rows]
+
+
+def _array_literal(field: models.Field, values: list) -> str:
+    """The column as a PostgreSQL array literal: every value double-quoted (its type's input
+    function reads it, as for a quoted string), NULL for None."""
+    nulls = values.count(None)
+    if nulls == len(values):
+        return "{" + ",".join(["NULL"] * nulls) + "}"
+    if isinstance(field, models.JSONField):
+        texts = [None if v is None else json.dumps(v, cls=field.encoder) for v in values]
+    elif isinstance(field, models.BooleanField):
+        texts = [None if v is None else ("t" if v else "f") for v in values]
+    elif isinstance(field, models.DateTimeField):
+        # A batch's times repeat (its arrival time, each schedule's due times): format each once.
+        text_of = {v: v.isoformat() for v in set(values) if v is not None}
+        text_of[None] = None
+        texts = [text_of[v] for v in values]
+    elif isinstance(field, (models.CharField, models.TextField)):
+        texts = values
+    elif isinstance(field, (models.IntegerField, models.ForeignKey)):
+        texts = [None if v is None else str(v) for v in values] if nulls else list(map(str, values))
+    else:  # e.g. UUIDs: their prepared value's text
+        prep = field.get_db_prep_save
+        texts = [None if v is None else str(prep(v, connection)) for v in values]
+    if nulls:
+        return "{" + ",".join("NULL" if v is None else '"' + _escape(v) + '"' for v in texts) + "}"
+    # No NULLs (the common case): join, escape and split in three passes over one string.
+    body = "\x00".join(texts)
+    if body.count("\x00") != len(texts) - 1:
+        raise ValueError("A string literal cannot contain NUL (0x00) characters.")  # psycopg2's own refusal
+    return '{"' + _escape(body).replace("\x00", '","') + '"}'
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def insert_rows(model: type[models.Model], rows: Sequence[dict[str, Any]], *, returning_pk: bool = False) -> list:
@@ -55,13 +88,15 @@ def insert_rows(model: type[models.Model], rows: Sequence[dict[str, Any]], *, re
     now = timezone.now()
     fields = [f for f in model._meta.concrete_fields if not (f.primary_key and isinstance(f, models.AutoField))]
     postgres = connection.vendor == "postgresql"
-    columns: list[list] = []
+    given = set().union(*rows)
+    columns: list = []
     for field in fields:
-        values = _column(field, rows, now)
-        if not (postgres and isinstance(field, _PASSTHROUGH)):
+        values = _column(field, rows, given, now)
+        if postgres:
+            columns.append(_array_literal(field, values))
+        else:
             prep = field.get_db_prep_save
-            values = [prep(v, connection) for v in values]
-        columns.append(values)
+            columns.append([prep(v, connection) for v in values])
     table = connection.ops.quote_name(model._meta.db_table)
     names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     pk = model._meta.pk

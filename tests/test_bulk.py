@@ -68,3 +68,54 @@ def test_insert_objects_saves_instances_as_bulk_create_does(rep, team, source):
     ignore = {"name": None, "email": None}
     orm.refresh_from_db()
     assert {**_values(stored), **ignore} == {**_values(orm), **ignore}
+
+
+def test_insert_rows_keeps_awkward_values_as_they_are(two_leads, rep):
+    """Quotes, braces, commas, backslashes, line ends, "NULL" as a word, empty strings, NULLs,
+    JSON and UUIDs come back exactly as given, row by row (PostgreSQL receives each column as
+    one array literal)."""
+    import uuid
+
+    now = timezone.now()
+    texts = ['say "hi", {then} go', 'back\\slash \\" end', "line\nbreak\r\ttab", "NULL", "", "naïve café ✓"]
+    rows = [
+        {"lead_id": two_leads[0].pk, "from_stage": "", "to_stage": "lead", "changed_at": now, "reason": text}
+        for text in texts
+    ]
+    rows[0]["evaluation"] = {"rule": 'a "b" {c}', "passed": False, "list": [1, None, "x\\y"]}
+    rows[1]["changed_by_id"] = rep.pk
+    insert_rows(StageChange, rows)
+    stored = list(StageChange.objects.filter(lead=two_leads[0], to_stage="lead", from_stage="").order_by("pk"))[-6:]
+    assert [s.reason for s in stored] == texts
+    assert stored[0].evaluation == rows[0]["evaluation"] and stored[2].evaluation is None
+    assert [s.changed_by_id for s in stored[:3]] == [None, rep.pk, None]
+
+    token = uuid.uuid4()
+    later = now + timedelta(minutes=5)
+    insert_rows(
+        FollowUp,
+        [
+            {"lead_id": two_leads[1].pk, "due_at": now, "instruction": "a", "lease_until": later, "claim_token": token},
+            {"lead_id": two_leads[1].pk, "due_at": later, "instruction": "b"},
+        ],
+    )
+    a, b = FollowUp.objects.filter(lead=two_leads[1]).order_by("instruction")
+    assert (a.claim_token, a.lease_until, a.due_at) == (token, later, now)
+    assert (b.claim_token, b.lease_until, b.due_at) == (None, None, later)
+
+
+@pytest.mark.postgres
+def test_insert_rows_refuses_a_nul_character_as_postgresql_does(two_leads):
+    with pytest.raises(ValueError):
+        insert_rows(
+            StageChange,
+            [
+                {
+                    "lead_id": two_leads[0].pk,
+                    "from_stage": "",
+                    "to_stage": "lead",
+                    "changed_at": timezone.now(),
+                    "reason": "a\x00b",
+                }
+            ],  # fmt: skip
+        )
