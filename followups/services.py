@@ -553,30 +553,53 @@ def _deliver(batch: _Batch, now: datetime) -> None:
         for _pk, key, _email_to in to_email:
             batch.failed[by_key[key].row_id] = f"email connection: {e!r}"
         return
-    mark_emailed = f"UPDATE {Notification._meta.db_table} SET emailed_at = %s WHERE id = %s"
     try:
-        for pk, key, email_to in to_email:
-            send = by_key[key]
-            if send.row_id in batch.failed:
-                continue
-            if time.monotonic() > batch.send_until:  # a slow mail server: the rest wait for a retry
-                batch.failed[send.row_id] = "email: the claim's lease ran short before it could be sent"
-                continue
-            try:
-                # Times in the email read in the recipient's zone.
-                with timezone.override(zone_of(send.ctx["recipient"])):
-                    msg = make_message(send.template, email_to, send.ctx, key=key, connection=connection)
-                msg.send()
-            except Exception as e:
-                batch.failed[send.row_id] = f"email to {email_to}: {e!r}"
-            else:
-                # One plain statement per email, its own commit, before the next email goes: a
-                # kill resends at most the one email in flight (same Message-ID). Marking a whole
-                # batch after send_messages() would resend up to a batch after a kill.
-                with db_connection.cursor() as cursor:
-                    cursor.execute(mark_emailed, [now, pk])
+        with _mark_emailed_statement() as mark_emailed:
+            for pk, key, email_to in to_email:
+                send = by_key[key]
+                if send.row_id in batch.failed:
+                    continue
+                if time.monotonic() > batch.send_until:  # a slow mail server: the rest wait for a retry
+                    batch.failed[send.row_id] = "email: the claim's lease ran short before it could be sent"
+                    continue
+                try:
+                    # Times in the email read in the recipient's zone.
+                    with timezone.override(zone_of(send.ctx["recipient"])):
+                        msg = make_message(send.template, email_to, send.ctx, key=key, connection=connection)
+                    msg.send()
+                except Exception as e:
+                    batch.failed[send.row_id] = f"email to {email_to}: {e!r}"
+                else:
+                    # One plain statement per email, its own commit, before the next email goes: a
+                    # kill resends at most the one email in flight (same Message-ID). Marking a whole
+                    # batch after send_messages() would resend up to a batch after a kill.
+                    with db_connection.cursor() as cursor:
+                        cursor.execute(mark_emailed, [now, pk])
     finally:
         connection.close()
+
+
+MARK_EMAILED = f"UPDATE {Notification._meta.db_table} SET emailed_at = %s WHERE id = %s"
+
+
+@contextmanager
+def _mark_emailed_statement() -> Iterator[str]:
+    """The statement that marks one notification emailed. On PostgreSQL, prepared once for the
+    batch (server-side): parsing and planning the UPDATE anew for every email cost about as much
+    as running it (the planner weighs the table's six indexes each time)."""
+    if db_connection.vendor != "postgresql":
+        yield MARK_EMAILED
+        return
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"PREPARE lf_mark_emailed (timestamptz, bigint) AS "
+            f"UPDATE {Notification._meta.db_table} SET emailed_at = $1 WHERE id = $2"
+        )
+    try:
+        yield "EXECUTE lf_mark_emailed (%s, %s)"
+    finally:
+        with db_connection.cursor() as cursor:
+            cursor.execute("DEALLOCATE lf_mark_emailed")
 
 
 def _record_failures(model: type[models.Model], batch: _Batch, *, now: datetime, max_attempts: int) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import random
 import re
+from email.errors import HeaderParseError
+from email.header import Header
 
 import pytest
 from django.core.mail import EmailMultiAlternatives
 
-from followups.emails import LeadFlowEmail, SerialisedMessage, make_message
+from followups.emails import SHORT_ASCII_HEADERS, LeadFlowEmail, SerialisedMessage, _subject_header, make_message
 
 BOUNDARY = re.compile(rb'boundary="([^"]+)"')
 
@@ -118,3 +120,19 @@ def test_a_message_written_straight_still_reads_like_a_message(monkeypatch):
     assert mime["Subject"] == "Call Lena Lead: Call back" and mime.get_charset() is None
     assert [part.get_content_type() for part in mime.walk()][1:] == ["text/plain", "text/html"]
     assert "Hello," in mime.as_string()
+
+
+def test_a_long_ascii_subject_is_folded_as_email_header_folds_it():
+    """_fold_ascii is email.header's algorithm for one ASCII value: Django folds a subject once
+    (Header(subject).encode()), the generator again after "Subject: "."""
+    rng = random.Random(1)
+    words = ["Call", "Lena", "(Eagle", "Water", "Ltd):", "case", "study;", "asked,", "a,b", ";", ",", " ", "Re:"]
+    words += ["x" * 50, "y" * 90, "=?utf-8?q?x?=", ""]
+    for _ in range(20_000):
+        subject = " ".join(rng.choice(words) for _ in range(rng.randint(0, 25)))
+        subject = rng.choice(["", " "]) + subject + rng.choice(["", " "])
+        try:
+            expected = SHORT_ASCII_HEADERS.clone(linesep="\n").fold_binary("Subject", Header(subject).encode())
+        except HeaderParseError:
+            continue
+        assert _subject_header(subject) == expected, subject
