@@ -592,24 +592,24 @@ PREPARE_MARK_EMAILED = (
 
 
 class _Marks:
-    """Each email's emailed_at, written on the dispatcher's connection as one autocommitted
-    statement right after the email went (`wait` has nothing to wait for)."""
+    """Each email's emailed_at, written on the dispatcher's connection as one statement right
+    after the email went (`wait` has nothing to wait for)."""
 
-    def __init__(self, now: datetime, statement: str = MARK_EMAILED):
-        self.now, self.statement = now, statement
+    def __init__(self, now: datetime):
+        self.now = now
 
     def wait(self) -> None:
         pass
 
     def mark(self, pk: int) -> None:
         with db_connection.cursor() as cursor:
-            cursor.execute(self.statement, [self.now, pk])
+            cursor.execute(MARK_EMAILED, [self.now, pk])
 
 
 class _PipelinedMarks:
-    """The same statements on a second PostgreSQL connection in asynchronous mode: `mark` sends
-    the UPDATE (its own commit) and returns at once, so the next email is rendered while the
-    database writes it; `wait`, before that email is sent, returns when the mark is committed
+    """The same UPDATE, prepared, on a second PostgreSQL connection in asynchronous mode: `mark`
+    sends it (its own commit) and returns at once, so the next email is rendered while the
+    database writes the mark; `wait`, before that email is sent, returns once the mark is committed
     (or raises its error). Never more than one email is sent and not yet marked, as with _Marks.
 
     Its commits do not wait for the disk either (see dispatch_due: every dispatcher write can be
@@ -651,20 +651,12 @@ class _PipelinedMarks:
 
 @contextmanager
 def _email_marks(now: datetime) -> Iterator[_Marks | _PipelinedMarks]:
-    """How emailed_at is written for a batch. On PostgreSQL the UPDATE is prepared once (parsing
-    and planning it per email cost about as much as running it: the planner weighs the table's six
-    indexes each time) and pipelined on a second connection. Inside a transaction (the in-process
-    tests) a second connection would not see the notifications: they are marked on ours."""
-    if db_connection.vendor != "postgresql":
+    """How emailed_at is written for a batch. On PostgreSQL, pipelined on a second connection,
+    with the UPDATE prepared once (parsing and planning it per email cost about as much as running
+    it: the planner weighs the table's six indexes each time). On SQLite, or inside a transaction
+    (the in-process tests), where a second connection would not see the notifications, on ours."""
+    if db_connection.vendor != "postgresql" or db_connection.in_atomic_block:
         yield _Marks(now)
-    elif db_connection.in_atomic_block:
-        with db_connection.cursor() as cursor:
-            cursor.execute(PREPARE_MARK_EMAILED)
-        try:
-            yield _Marks(now, "EXECUTE lf_mark_emailed (%s, %s)")
-        finally:
-            with db_connection.cursor() as cursor:
-                cursor.execute("DEALLOCATE lf_mark_emailed")
     else:
         marks = _PipelinedMarks(now)
         try:
