@@ -3,13 +3,18 @@
 
 from __future__ import annotations
 
+import email
 import hashlib
+import re
 import uuid
 from email._policybase import Compat32
+from email.utils import formatdate, make_msgid
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.core.mail.message import RFC5322_EMAIL_LINE_LENGTH_LIMIT, forbid_multi_line_headers
+from django.core.mail.utils import DNS_NAME
 from django.template.loader import render_to_string
 
 
@@ -35,24 +40,210 @@ class _Compat32ShortAscii(Compat32):
 
 
 SHORT_ASCII_HEADERS = _Compat32ShortAscii()
+_HEADERS_NL = SHORT_ASCII_HEADERS.clone(linesep="\n")
+# What email.generator takes for a line end in a body (and writes back as `linesep`).
+_NEWLINES = re.compile(r"\r\n|\r|\n")
+# email.header's folding whitespace, and its check that a folded value does not smuggle a header.
+_FWS_RUNS = re.compile(r"([ \t]+)")
+_EMBEDDED_HEADER = re.compile(r"\n[^ \t]+:")
+
+
+class SerialisedMessage:
+    """A message already in its wire form: what Django's mail backends ask of `message()`
+    (as_bytes, get_charset) without building email.message objects. Anything else (reading a
+    header, walking the parts) is answered by the message parsed back from these bytes."""
+
+    def __init__(self, data: bytes):
+        self._data = data  # "\n" line ends
+        self._parsed = None
+
+    def as_bytes(self, unixfrom: bool = False, linesep: str = "\n") -> bytes:
+        if unixfrom:
+            return self._message().as_bytes(unixfrom=True, linesep=linesep)
+        return self._data if linesep == "\n" else self._data.replace(b"\n", linesep.encode("ascii"))
+
+    def get_charset(self):
+        return None  # a multipart message has no charset of its own (as Django's)
+
+    def is_multipart(self) -> bool:
+        return True
+
+    def __getitem__(self, name: str):
+        return self._message()[name]
+
+    def __getattr__(self, name: str):
+        return getattr(self._message(), name)
+
+    def _message(self) -> email.message.Message:
+        if self._parsed is None:
+            self._parsed = email.message_from_bytes(self._data)
+        return self._parsed
 
 
 class LeadFlowEmail(EmailMultiAlternatives):
     """A text + HTML email whose MIME form is cheap to serialise (the dispatcher sends thousands a second).
 
     The same bytes as Django's but for the MIME boundary: a random one chosen here instead of the
-    generator's, which searches both bodies with a freshly compiled regex per message.
+    generator's, which searches both bodies with a freshly compiled regex per message. A reminder
+    (one recipient, short ASCII headers, a text and an HTML body without overlong lines) is written
+    straight to bytes; any other shape goes through Django's email.message objects.
     """
 
     def message(self):
+        boundary = f"=_{uuid.uuid4().hex[:24]}"  # 96 random bits; the header still fits on one line
+        data = self._plain_form(boundary)
+        if data is not None:
+            return SerialisedMessage(data)
         msg = super().message()
         msg.policy = SHORT_ASCII_HEADERS
-        if msg.is_multipart():
-            # 96 random bits; short enough that the Content-Type header still fits on one line.
-            boundary = f"=_{uuid.uuid4().hex[:24]}"
-            if not any(boundary in text for text in (self.body, *(a.content for a in self.alternatives))):
-                msg.set_boundary(boundary)
+        if msg.is_multipart() and not self._has(boundary):
+            msg.set_boundary(boundary)
         return msg
+
+    def _has(self, text: str) -> bool:
+        return any(text in body for body in (self.body, *(a.content for a in self.alternatives)))
+
+    def _plain_form(self, boundary: str) -> bytes | None:
+        """This message as email.generator.BytesGenerator writes Django's message() (compat32,
+        "\n" line ends), or None when it is not the simple shape written here."""
+        if (
+            (self.encoding or settings.DEFAULT_CHARSET) != "utf-8"
+            or len(self.to) != 1
+            or self.cc
+            or self.reply_to
+            or self.attachments
+            or self.content_subtype != "plain"
+            or self.alternative_subtype != "alternative"
+            or len(self.alternatives) != 1
+            or self.alternatives[0].mimetype != "text/html"
+            or not isinstance(self.alternatives[0].content, str)
+            or not self.body
+            or {name.lower() for name in self.extra_headers} - {"message-id"}
+            or self._has(boundary)
+        ):
+            return None
+        parts = [_text_part(self.body, "plain"), _text_part(self.alternatives[0].content, "html")]
+        if None in parts:
+            return None
+        subject = str(self.subject)
+        headers = [
+            ("From", self.extra_headers.get("From", self.from_email)),
+            ("To", str(self.to[0])),
+            ("Date", formatdate(localtime=settings.EMAIL_USE_LOCALTIME)),
+            *self.extra_headers.items(),
+        ]
+        if not self.extra_headers:
+            headers.append(("Message-ID", make_msgid(domain=DNS_NAME)))
+        head = [
+            f'Content-Type: multipart/alternative; boundary="{boundary}"\nMIME-Version: 1.0\n'.encode("ascii"),
+            _subject_header(subject),
+            # Django's checks and encodings of each value (it refuses a newline), then the same fold.
+            *(
+                _HEADERS_NL.fold_binary(name, forbid_multi_line_headers(name, value, "utf-8")[1])
+                for name, value in headers
+            ),
+        ]
+        sep = f"\n--{boundary}\n".encode("ascii")
+        return b"".join((*head, b"\n", sep[1:], sep.join(parts), f"\n--{boundary}--\n".encode("ascii")))
+
+
+def _subject_header(subject: str) -> bytes:
+    """The Subject line as Django's message() and the generator write it: Header(subject).encode()
+    (in forbid_multi_line_headers), then compat32's fold after "Subject: ". For printable ASCII both
+    are _fold_ascii; anything else goes through them."""
+    if subject.isascii() and subject.isprintable():
+        once = _fold_ascii(subject, headerlen=0)
+        twice = _fold_ascii(once, headerlen=len("Subject: "))
+        if not (_EMBEDDED_HEADER.search(once) or _EMBEDDED_HEADER.search(twice)):
+            return f"Subject: {twice}\n".encode("ascii")
+    return _HEADERS_NL.fold_binary("Subject", forbid_multi_line_headers("Subject", subject, "utf-8")[1])
+
+
+def _fold_ascii(value: str, *, headerlen: int, maxlen: int = 78, splitchars: str = ";, \t") -> str:
+    """email.header.Header(value).encode() for one US-ASCII value ("\n" line ends), `headerlen`
+    columns already taken by the header's name: the same algorithm (email.header._ValueFormatter:
+    break at the last `;`, then `,`, then whitespace that makes the line fit), without its objects.
+    Most reminder subjects are longer than a line: folding them through Header cost more than
+    writing the rest of the email. tests/followups/test_emails.py compares both on many values."""
+    lines: list[str] = []
+    line: list[tuple[str, str]] = []  # (folding whitespace, word)
+    size = headerlen  # the line's length, with the header's name on the first line
+    first = headerlen > 0  # the line follows the header's name
+
+    def newline() -> None:
+        nonlocal line, size, first
+        if line and line[-1] == (" ", ""):  # a pending transition
+            line.pop()
+            size -= 1
+        if size > 0:
+            text = "".join([fws + word for fws, word in line])
+            if not first and (not text or text.isspace()) and lines:
+                lines[-1] += text
+            else:
+                lines.append(text)
+        line, size, first = [], 0, False
+
+    def append(fws: str, word: str) -> None:
+        nonlocal line, size, first
+        line.append((fws, word))
+        size += len(fws) + len(word)
+        if size <= maxlen:
+            return
+        for ch in splitchars:
+            for i in range(len(line) - 1, 0, -1):
+                if (ch.isspace() and line[i][0][:1] == ch) or line[i - 1][1][-1:] == ch:
+                    break
+            else:
+                continue
+            break
+        else:  # nowhere to break: the word goes on a line of its own after the header's name
+            if first:
+                line.pop()
+                size -= len(fws) + len(word)
+                newline()
+                fws = fws or " "
+                line, size = [(fws, word)], len(fws) + len(word)
+            return
+        lines.append("".join([fws + word for fws, word in line[:i]]))
+        line = line[i:]
+        size, first = sum(len(fws) + len(word) for fws, word in line), False
+
+    def feed(fws: str, text: str) -> None:
+        parts = _FWS_RUNS.split(fws + text)
+        if parts[0]:
+            parts[:0] = [""]
+        else:
+            parts.pop(0)
+        for fws_, word in zip(*[iter(parts)] * 2, strict=True):
+            append(fws_, word)
+
+    given = value.splitlines()
+    feed("", given[0] if given else "")
+    for text in given[1:]:
+        newline()
+        stripped = text.lstrip()
+        feed(text[: len(text) - len(stripped)], stripped)
+    if len(given) > 1:
+        newline()
+    line.append((" ", ""))
+    size += 1
+    newline()
+    return "\n".join(lines)
+
+
+def _text_part(text: str, subtype: str) -> bytes | None:
+    """A SafeMIMEText(text, subtype, "utf-8") part as the generator writes it, or None where Django
+    would quote-print it (a line over 998 bytes) or could not encode it."""
+    if any(len(line.encode(errors="surrogateescape")) > RFC5322_EMAIL_LINE_LENGTH_LIMIT for line in text.splitlines()):
+        return None
+    try:
+        payload = _NEWLINES.sub("\n", text).encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    cte = "7bit" if text.isascii() else "8bit"
+    return (
+        f'Content-Type: text/{subtype}; charset="utf-8"\nMIME-Version: 1.0\nContent-Transfer-Encoding: {cte}\n\n'
+    ).encode("ascii") + payload
 
 
 def message_id_for(key: str) -> str:

@@ -93,3 +93,27 @@ class SlowBackend(BaseEmailBackend):
             time.sleep(SlowBackend.delay)
             mail.outbox.append(message)
         return len(email_messages)
+
+
+class MarkCheckingBackend(BaseEmailBackend):
+    """Delivers to the locmem outbox and, before each message, notes every earlier message whose
+    notification is not marked emailed in the database yet (what a kill at that moment would resend)."""
+
+    unmarked: list[int] = []
+
+    def send_messages(self, email_messages):
+        from django.core import mail
+
+        from followups.emails import message_id_for
+        from followups.models import Notification
+
+        for message in email_messages:
+            marked = {
+                message_id_for(k)
+                for k in Notification.objects.filter(emailed_at__isnull=False).values_list("key", flat=True)
+            }
+            MarkCheckingBackend.unmarked.append(
+                sum(1 for sent in mail.outbox if sent.extra_headers["Message-ID"] not in marked)
+            )
+            mail.outbox.append(message)
+        return len(email_messages)

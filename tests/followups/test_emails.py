@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import random
 import re
+from email.errors import HeaderParseError
+from email.header import Header
 
 import pytest
 from django.core.mail import EmailMultiAlternatives
 
-from followups.emails import LeadFlowEmail, make_message
+from followups.emails import SHORT_ASCII_HEADERS, LeadFlowEmail, SerialisedMessage, _subject_header, make_message
 
 BOUNDARY = re.compile(rb'boundary="([^"]+)"')
 
@@ -55,3 +58,81 @@ def test_make_message_renders_the_three_templates(lead, rep):
     assert msg.subject == "Call Lena Lead: Call back"
     assert "Mon 30 Nov, 10:00" in msg.body and msg.alternatives[0].mimetype == "text/html"
     assert isinstance(msg, LeadFlowEmail)
+
+
+DATE = "Mon, 30 Nov 2026 10:00:00 -0000"
+# Text a template may produce: spaces, tabs, punctuation MIME cares about, non-ASCII, every line end.
+ALPHABET = "abcdefghij ABC  \t.,;:-=?_()<>\"'@/é—ü中😀\n\r\n"
+
+
+def both_forms(monkeypatch, subject: str, body: str, html: str, to: str) -> list:
+    """Each class's message() written out with "\r\n" and "\n" (or the error it raised), same Date."""
+    monkeypatch.setattr("followups.emails.formatdate", lambda localtime=False: DATE)
+    monkeypatch.setattr("django.core.mail.message.formatdate", lambda localtime=False: DATE)
+    forms = []
+    for cls in (LeadFlowEmail, EmailMultiAlternatives):
+        msg = cls(subject, body, to=[to], headers={"Message-ID": "<abc@leadflow.local>"})
+        msg.attach_alternative(html, "text/html")
+        try:
+            mime = msg.message()
+        except Exception as e:
+            forms.append(type(e).__name__)
+            continue
+        datas = []
+        for linesep in ("\r\n", "\n"):
+            data = mime.as_bytes(linesep=linesep)
+            (boundary,) = set(BOUNDARY.findall(data))
+            datas.append(re.sub(rb";\r?\n\s+boundary=", b"; boundary=", data).replace(boundary, b"BOUNDARY"))
+        forms.append((datas, type(mime)))
+    return forms
+
+
+def test_a_reminder_shaped_email_is_written_straight_to_bytes_and_they_are_djangos(monkeypatch):
+    """The dispatcher's emails skip email.message objects: one recipient, a text and an HTML body.
+    Thousands of random subjects, bodies and recipients give Django's bytes (or Django's error)."""
+    rng = random.Random(7)
+
+    def text(n: int) -> str:
+        return "".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, n)))
+
+    written_straight = 0
+    for _ in range(3000):
+        subject = text(rng.choice([10, 60, 120]))
+        if rng.random() < 0.9:
+            subject = subject.replace("\n", " ").replace("\r", " ")
+        body = text(rng.choice([5, 200, 2000])) if rng.random() < 0.97 else "x" * 1200  # QP: Django's path
+        to = rng.choice(["rita@example.com", "Rita Rep <rita@example.com>", "rité@example.com"])
+        ours, djangos = both_forms(monkeypatch, subject, body, text(300), to)
+        if isinstance(djangos, str):
+            assert ours == djangos, (subject, body, to)  # the same refusal, e.g. a newline in the subject
+            continue
+        assert ours[0] == djangos[0], (subject, body, to)
+        written_straight += ours[1] is SerialisedMessage
+    assert written_straight > 2000
+
+
+def test_a_message_written_straight_still_reads_like_a_message(monkeypatch):
+    ((data, cls), _) = both_forms(monkeypatch, "Call Lena Lead: Call back", "Hello,\n", "<p>Hello</p>", "r@example.com")
+    msg = LeadFlowEmail("Call Lena Lead: Call back", "Hello,\n", to=["r@example.com"])
+    msg.attach_alternative("<p>Hello</p>", "text/html")
+    mime = msg.message()
+    assert cls is SerialisedMessage and isinstance(mime, SerialisedMessage)
+    assert mime["Subject"] == "Call Lena Lead: Call back" and mime.get_charset() is None
+    assert [part.get_content_type() for part in mime.walk()][1:] == ["text/plain", "text/html"]
+    assert "Hello," in mime.as_string()
+
+
+def test_a_long_ascii_subject_is_folded_as_email_header_folds_it():
+    """_fold_ascii is email.header's algorithm for one ASCII value: Django folds a subject once
+    (Header(subject).encode()), the generator again after "Subject: "."""
+    rng = random.Random(1)
+    words = ["Call", "Lena", "(Eagle", "Water", "Ltd):", "case", "study;", "asked,", "a,b", ";", ",", " ", "Re:"]
+    words += ["x" * 50, "y" * 90, "=?utf-8?q?x?=", ""]
+    for _ in range(20_000):
+        subject = " ".join(rng.choice(words) for _ in range(rng.randint(0, 25)))
+        subject = rng.choice(["", " "]) + subject + rng.choice(["", " "])
+        try:
+            expected = SHORT_ASCII_HEADERS.clone(linesep="\n").fold_binary("Subject", Header(subject).encode())
+        except HeaderParseError:
+            continue
+        assert _subject_header(subject) == expected, subject

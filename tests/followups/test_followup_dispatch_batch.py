@@ -15,7 +15,7 @@ from leads import services as lead_services
 from leads.models import Lead
 from tests.factories import make_lead, stage_extras
 
-from .mailbox import DyingBackend, RefusingBackend, SlowBackend
+from .mailbox import DyingBackend, MarkCheckingBackend, RefusingBackend, SlowBackend
 
 LEASE = timedelta(seconds=300)  # settings.FOLLOWUP_LEASE_SECONDS
 
@@ -362,3 +362,21 @@ def test_a_slow_mail_server_stops_the_batch_before_its_lease_runs_out(lead, sett
     dispatch(now + timedelta(minutes=2))
     assert sorted(m.subject for m in mailoutbox) == sorted(f"Call Lena Lead: {r.instruction}" for r in rows)
     assert not FollowUp.objects.filter(reminded_at__isnull=True).exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_each_email_is_marked_before_the_next_one_goes(committed_db, lead, settings):
+    """Workers mark emails on a second connection without waiting for the answer (the next email
+    is rendered meanwhile): still, when an email goes, every earlier one is marked in the database."""
+    for i in range(30):
+        add(lead, due_in=-timedelta(minutes=30 - i), instruction=f"step {i}")
+    settings.EMAIL_BACKEND = "tests.followups.mailbox.MarkCheckingBackend"
+    MarkCheckingBackend.unmarked = []
+    mail.outbox = []
+
+    assert dispatch() == 30
+
+    assert MarkCheckingBackend.unmarked == [0] * 30
+    assert len(mail.outbox) == 30
+    assert not Notification.objects.filter(emailed_at__isnull=True).exists()
