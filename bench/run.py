@@ -120,6 +120,13 @@ def render(meta: dict, parts: dict[str, dict]) -> str:
         f"- Date: {meta['date']}",
         f"- Machine: {report.machine_line(meta['machine'])}",
         f"- Load average (1, 5, 15 min) before / after: {meta['load_average']['before']} / {meta['load_average']['after']}",
+        "- OS cache: "
+        + (
+            f"warmed before timing (pg_prewarm 'read' of {meta['prewarm']['relations']} tables and indexes,"
+            f" {meta['prewarm']['mb']:,} MB, {meta['prewarm']['seconds']} s)"
+            if meta.get("prewarm")
+            else "not warmed (BENCH_PREWARM=0 or pg_prewarm missing): first reads may come from disk"
+        ),
         f"- Data set: seeded in {meta['seed']['seeded_seconds']:.0f} s "
         + ("(reused this run)" if meta["seed"]["reused"] else "(this run)")
         + f"; rows: {meta['seed']['rows']}",
@@ -146,6 +153,36 @@ def render(meta: dict, parts: dict[str, dict]) -> str:
         else:
             out.append(p.get("markdown", "").strip())
     return "\n".join(out) + "\n"
+
+
+def prewarm_os_cache(cur) -> dict | None:
+    """Read every table and index of the data set once (pg_prewarm's 'read' mode: into the
+    operating system's cache, not shared_buffers), so the pages are timed as a server in steady
+    state serves them, not at the speed of the disk the first time each block is touched — which
+    depends on what ran on the machine before (a test run evicts the cache). The data set fits in
+    this machine's RAM (1,000,000 leads: ~4.7 GB). BENCH_PREWARM=0 skips it; None when
+    pg_prewarm is not installed."""
+    from django.db import DatabaseError
+
+    t0 = time.perf_counter()
+    try:
+        cur.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+    except DatabaseError as e:  # the contrib package missing: time on whatever the cache holds
+        print(f"pg_prewarm unavailable ({e}); timing without a warmed cache")
+        return None
+    cur.execute(
+        "SELECT c.oid::regclass::text, pg_relation_size(c.oid) FROM pg_class c"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i', 't', 'm')"
+    )
+    relations = cur.fetchall()
+    for name, _size in relations:
+        cur.execute("SELECT pg_prewarm(%s::regclass, 'read')", [name])
+    return {
+        "relations": len(relations),
+        "mb": round(sum(size for _, size in relations) / 2**20),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
 
 
 def bench_database_url() -> str:
@@ -181,6 +218,7 @@ def main() -> int:
             [["leads_%", "followups_%", "qualification_%"]],
         )
         live_rows = {name: n for name, n in cur.fetchall()}
+        prewarm = prewarm_os_cache(cur) if os.environ.get("BENCH_PREWARM", "1") != "0" else None
     seed_rows = {name: s["rows"] for name, s in seeding["seeders"].items()}
     meta = {
         "n_leads": n_leads,
@@ -202,6 +240,7 @@ def main() -> int:
             "anchor": seeding["anchor"],
         },
         "table_rows": live_rows,
+        "prewarm": prewarm,
     }
     load_before = os.getloadavg()
     parts: dict[str, dict] = {}

@@ -160,13 +160,17 @@ class Lead(models.Model):
                 condition=Q(merged_into__isnull=True),
             ),
             # The queue's overdue follow-ups segment (leads.selectors.LeadQueue): contacted leads
-            # by next_followup_at, per scope as above.
+            # by next_followup_at, per scope as above; and per scope and stage for a list of one
+            # stage: few customers or lost leads have an overdue follow-up, so read along the
+            # scope's index the segment would filter out every other overdue lead (60 ms for one
+            # source's customers at a million leads).
             *[
                 models.Index(
                     *scope,
+                    *stage,
                     F("next_followup_at"),
                     F("id"),
-                    name=f"lead_{name}next_fu_idx",
+                    name=f"lead_{name}{'stage_' if stage else ''}next_fu_idx",
                     condition=Q(first_contacted_at__isnull=False, next_followup_at__isnull=False),
                 )
                 for name, scope in [
@@ -175,6 +179,7 @@ class Lead(models.Model):
                     ("source_", [F("source")]),
                     ("", []),
                 ]
+                for stage in ([], [F("stage")])
             ],
             # The dashboard's going-cold panel (dashboard.selectors.dashboard_cooling): open leads
             # by how long they have waited (never touched: since arrival), for admins and per

@@ -79,6 +79,9 @@ def test_seeded_history_agrees_with_the_leads_as_the_services_would_write_it(see
     # Uncontacted leads exist (the queue's top), a prospect was always spoken to first.
     assert Lead.objects.filter(first_contacted_at__isnull=True, stage="lead").exists()
     assert not Lead.objects.filter(stage__in=["prospect", "customer"], first_contacted_at__isnull=True).exists()
+    # The lead carries its clock's deadline (followups_plan_new_leads writes both).
+    clocks = dict(SlaClock.objects.values_list("lead_id", "owner_due_at"))
+    assert all(clocks[pk] == due for pk, due in Lead.objects.values_list("pk", "sla_due_at"))
     # Owners belong to the lead's team (lead_create and lead_reassign check it).
     member = Membership.objects.filter(team=OuterRef("team"), user=OuterRef("owner"))
     assert not Lead.objects.exclude(owner=None).exclude(Exists(member)).exists()
