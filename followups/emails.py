@@ -43,9 +43,6 @@ SHORT_ASCII_HEADERS = _Compat32ShortAscii()
 _HEADERS_NL = SHORT_ASCII_HEADERS.clone(linesep="\n")
 # What email.generator takes for a line end in a body (and writes back as `linesep`).
 _NEWLINES = re.compile(r"\r\n|\r|\n")
-# email.header's folding whitespace, and its check that a folded value does not smuggle a header.
-_FWS_RUNS = re.compile(r"([ \t]+)")
-_EMBEDDED_HEADER = re.compile(r"\n[^ \t]+:")
 
 
 class SerialisedMessage:
@@ -125,8 +122,8 @@ class LeadFlowEmail(EmailMultiAlternatives):
         parts = [_text_part(self.body, "plain"), _text_part(self.alternatives[0].content, "html")]
         if None in parts:
             return None
-        subject = str(self.subject)
         headers = [
+            ("Subject", str(self.subject)),
             ("From", self.extra_headers.get("From", self.from_email)),
             ("To", str(self.to[0])),
             ("Date", formatdate(localtime=settings.EMAIL_USE_LOCALTIME)),
@@ -136,99 +133,20 @@ class LeadFlowEmail(EmailMultiAlternatives):
             headers.append(("Message-ID", make_msgid(domain=DNS_NAME)))
         head = [
             f'Content-Type: multipart/alternative; boundary="{boundary}"\nMIME-Version: 1.0\n'.encode("ascii"),
-            _subject_header(subject),
-            # Django's checks and encodings of each value (it refuses a newline), then the same fold.
-            *(
-                _HEADERS_NL.fold_binary(name, forbid_multi_line_headers(name, value, "utf-8")[1])
-                for name, value in headers
-            ),
+            *(_header(name, value) for name, value in headers),
         ]
         sep = f"\n--{boundary}\n".encode("ascii")
         return b"".join((*head, b"\n", sep[1:], sep.join(parts), f"\n--{boundary}--\n".encode("ascii")))
 
 
+def _header(name: str, value: str) -> bytes:
+    """A header line as Django's message() and the generator write it: Django's checks and
+    encoding of the value (it refuses a newline; Header(value).encode()), then compat32's fold."""
+    return _HEADERS_NL.fold_binary(name, forbid_multi_line_headers(name, value, "utf-8")[1])
+
+
 def _subject_header(subject: str) -> bytes:
-    """The Subject line as Django's message() and the generator write it: Header(subject).encode()
-    (in forbid_multi_line_headers), then compat32's fold after "Subject: ". For printable ASCII both
-    are _fold_ascii; anything else goes through them."""
-    if subject.isascii() and subject.isprintable():
-        once = _fold_ascii(subject, headerlen=0)
-        twice = _fold_ascii(once, headerlen=len("Subject: "))
-        if not (_EMBEDDED_HEADER.search(once) or _EMBEDDED_HEADER.search(twice)):
-            return f"Subject: {twice}\n".encode("ascii")
-    return _HEADERS_NL.fold_binary("Subject", forbid_multi_line_headers("Subject", subject, "utf-8")[1])
-
-
-def _fold_ascii(value: str, *, headerlen: int, maxlen: int = 78, splitchars: str = ";, \t") -> str:
-    """email.header.Header(value).encode() for one US-ASCII value ("\n" line ends), `headerlen`
-    columns already taken by the header's name: the same algorithm (email.header._ValueFormatter:
-    break at the last `;`, then `,`, then whitespace that makes the line fit), without its objects.
-    Most reminder subjects are longer than a line: folding them through Header cost more than
-    writing the rest of the email. tests/followups/test_emails.py compares both on many values."""
-    lines: list[str] = []
-    line: list[tuple[str, str]] = []  # (folding whitespace, word)
-    size = headerlen  # the line's length, with the header's name on the first line
-    first = headerlen > 0  # the line follows the header's name
-
-    def newline() -> None:
-        nonlocal line, size, first
-        if line and line[-1] == (" ", ""):  # a pending transition
-            line.pop()
-            size -= 1
-        if size > 0:
-            text = "".join([fws + word for fws, word in line])
-            if not first and (not text or text.isspace()) and lines:
-                lines[-1] += text
-            else:
-                lines.append(text)
-        line, size, first = [], 0, False
-
-    def append(fws: str, word: str) -> None:
-        nonlocal line, size, first
-        line.append((fws, word))
-        size += len(fws) + len(word)
-        if size <= maxlen:
-            return
-        for ch in splitchars:
-            for i in range(len(line) - 1, 0, -1):
-                if (ch.isspace() and line[i][0][:1] == ch) or line[i - 1][1][-1:] == ch:
-                    break
-            else:
-                continue
-            break
-        else:  # nowhere to break: the word goes on a line of its own after the header's name
-            if first:
-                line.pop()
-                size -= len(fws) + len(word)
-                newline()
-                fws = fws or " "
-                line, size = [(fws, word)], len(fws) + len(word)
-            return
-        lines.append("".join([fws + word for fws, word in line[:i]]))
-        line = line[i:]
-        size, first = sum(len(fws) + len(word) for fws, word in line), False
-
-    def feed(fws: str, text: str) -> None:
-        parts = _FWS_RUNS.split(fws + text)
-        if parts[0]:
-            parts[:0] = [""]
-        else:
-            parts.pop(0)
-        for fws_, word in zip(*[iter(parts)] * 2, strict=True):
-            append(fws_, word)
-
-    given = value.splitlines()
-    feed("", given[0] if given else "")
-    for text in given[1:]:
-        newline()
-        stripped = text.lstrip()
-        feed(text[: len(text) - len(stripped)], stripped)
-    if len(given) > 1:
-        newline()
-    line.append((" ", ""))
-    size += 1
-    newline()
-    return "\n".join(lines)
+    return _header("Subject", subject)
 
 
 def _text_part(text: str, subtype: str) -> bytes | None:

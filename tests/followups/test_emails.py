@@ -123,8 +123,8 @@ def test_a_message_written_straight_still_reads_like_a_message(monkeypatch):
 
 
 def test_a_long_ascii_subject_is_folded_as_email_header_folds_it():
-    """_fold_ascii is email.header's algorithm for one ASCII value: Django folds a subject once
-    (Header(subject).encode()), the generator again after "Subject: "."""
+    """A subject written straight to bytes is folded as Django folds it once
+    (Header(subject).encode()) and the generator again after "Subject: "."""
     rng = random.Random(1)
     words = ["Call", "Lena", "(Eagle", "Water", "Ltd):", "case", "study;", "asked,", "a,b", ";", ",", " ", "Re:"]
     words += ["x" * 50, "y" * 90, "=?utf-8?q?x?=", ""]
