@@ -589,10 +589,7 @@ def _deliver(batch: _Batch, now: datetime) -> None:
 
 
 MARK_EMAILED = f"UPDATE {Notification._meta.db_table} SET emailed_at = %s WHERE id = %s"
-PREPARE_MARK_EMAILED = (
-    f"PREPARE lf_mark_emailed (timestamptz, bigint) AS UPDATE {Notification._meta.db_table} "
-    "SET emailed_at = $1 WHERE id = $2"
-)
+PREPARE_MARK_EMAILED = "PREPARE lf_mark_emailed (timestamptz, bigint) AS " + MARK_EMAILED % ("$1", "$2")
 
 
 class _Marks:
