@@ -250,14 +250,14 @@ def test_a_database_error_in_a_batch_is_retried_row_by_row(manager, team, source
 
     from leads import services as lead_services
 
-    real = lead_services.lead_intake_many
+    real = lead_services.lead_intake_many_cleaned
 
-    def flaky(*, rows, **kwargs):
-        if any(r.get("name") == "Boom" for r in rows):
+    def flaky(*, cleaned, **kwargs):
+        if any(isinstance(r, dict) and r.get("name") == "Boom" for r in cleaned):
             raise IntegrityError("simulated")
-        return real(rows=rows, **kwargs)
+        return real(cleaned=cleaned, **kwargs)
 
-    monkeypatch.setattr(lead_services, "lead_intake_many", flaky)
+    monkeypatch.setattr(lead_services, "lead_intake_many_cleaned", flaky)
     job = _job(
         manager,
         team,
