@@ -169,6 +169,8 @@ def measure(rows: int, bad_every: int) -> dict:
     cpu, main_cpu, db_cpu = time.process_time(), time.thread_time(), _backend_cpu_seconds()
     seconds, job = _measure(lambda: run_import(job))
     cpu, main_cpu = time.process_time() - cpu, time.thread_time() - main_cpu
+    if job.status != ImportJob.Status.DONE or job.rows_processed != rows:
+        raise SystemExit(f"the import did not finish: {job.status}, {job.rows_processed} rows, {job.error_message}")
     db_cpu = None if db_cpu is None else _backend_cpu_seconds() - db_cpu
     # Traced: a second run on a fresh file, the file itself made before tracing starts.
     traced = prepare(f"m{time.time_ns()}")
