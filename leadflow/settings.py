@@ -210,6 +210,10 @@ STORAGES = {
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", "") or BASE_DIR / "var" / "media")
 MEDIA_URL = "media/"
 
+# Django's widget templates, written in Python for the common widgets: the same HTML, a fraction
+# of the CPU (leadflow/formrender.py).
+FORM_RENDERER = "leadflow.formrender.WidgetRenderer"
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
