@@ -150,6 +150,8 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Auth -----------------------------------------------------------------------------------
+# Database sessions, their query compiled once (accounts/sessions.py says why not cached_db).
+SESSION_ENGINE = "accounts.sessions"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "leads:queue"
