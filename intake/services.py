@@ -25,6 +25,7 @@ from django.template import Context, Template
 from django.utils import timezone
 
 from accounts.models import Team, User
+from leadflow.bulk import update_objects
 from leadflow.locks import xact_locks
 from leadflow.queue import debounce_reset, enqueue_on_commit, enqueue_on_commit_debounced
 from leads import selectors as lead_selectors
@@ -234,7 +235,7 @@ def _drain_batch(batch_size: int) -> int:
         for form_id in sorted(by_form, key=lambda pk: (forms[pk].team_id, pk)):
             _drain_form(forms[form_id], by_form[form_id], now)
         fields = ["state", "lead", "outcome", "error", "processed_at"]
-        marked = WebFormSubmission.objects.filter(state=WebFormSubmission.State.PENDING).bulk_update(subs, fields)
+        marked = update_objects(subs, fields, only_if={"state": WebFormSubmission.State.PENDING})
         if marked != len(subs):  # cannot happen under the row locks; never write twice if it did
             raise DatabaseError(f"web-form drain: {marked} of {len(subs)} claimed submissions were still pending")
         confirm = [
