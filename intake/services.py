@@ -198,6 +198,20 @@ def webform_submissions_drain(*, budget_seconds: float | None = None, batch_size
             return DrainRun(processed=processed, finished=False)
 
 
+@transaction.atomic
+def webform_submissions_retry(*, ids: list[int]) -> int:
+    """Put failed submissions back in the inbox (an admin fixed what refused them, e.g. made
+    the form's source active again) and ask for a drain. Returns how many."""
+    n = WebFormSubmission.objects.filter(pk__in=ids, state=WebFormSubmission.State.FAILED).update(
+        state=WebFormSubmission.State.PENDING, error="", processed_at=None
+    )
+    if n:
+        from .tasks import webform_submissions_drain_task
+
+        enqueue_on_commit(webform_submissions_drain_task)
+    return n
+
+
 def _drain_batch(batch_size: int) -> int:
     """Process up to `batch_size` pending submissions in one transaction; returns how many.
 

@@ -100,6 +100,15 @@ def test_a_retired_source_fails_its_forms_submissions_and_other_forms_go_on(webf
     assert retired.state == "failed" and "no longer in use" in retired.error
     assert fine.state == "processed" and fine.lead.source == other_form.source
 
+    # The admin puts the source back in use and processes the failed one again.
+    webform.source.is_active = True
+    webform.source.save()
+    assert services.webform_submissions_retry(ids=[retired.pk, fine.pk]) == 1
+    assert services.webform_submissions_drain().processed == 1
+    retired.refresh_from_db()
+    assert (retired.state, retired.error, retired.outcome) == ("processed", "", "created")
+    assert retired.lead.received_at == retired.submitted_at
+
 
 def test_owners_get_one_notice_per_batch_and_a_single_lead_reads_as_before(webform, rep, teammate):
     for n in range(3):
@@ -293,3 +302,16 @@ def test_a_database_error_in_the_batch_retries_row_by_row_and_fails_only_that_ro
     assert [s.state for s in subs] == ["processed", "failed", "processed"]
     assert subs[1].error == "Row: could not be saved (InternalError)."
     assert set(Lead.objects.values_list("name", flat=True)) == {"Person 1", "Person 3"}
+
+
+def test_an_admin_processes_failed_submissions_again_from_django_admin(client, admin_user, webform):
+    from django.urls import reverse
+
+    failed = _submission(webform, 1)
+    WebFormSubmission.objects.filter(pk=failed.pk).update(state="failed", error="Source: no longer in use.")
+    client.force_login(admin_user)
+    url = reverse("admin:intake_webformsubmission_changelist")
+    response = client.post(url, {"action": "process_again", "_selected_action": [failed.pk]}, follow=True)
+    assert response.status_code == 200 and "queued again" in response.content.decode()
+    failed.refresh_from_db()
+    assert (failed.state, failed.error) == ("pending", "")
