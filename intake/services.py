@@ -20,7 +20,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.mail import EmailMessage
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import F, Q
 from django.template import Context, Template
 from django.utils import timezone
 
@@ -32,7 +32,7 @@ from leads import selectors as lead_selectors
 from leads import services as lead_services
 from leads.models import Channel, LeadSource
 
-from . import csvio
+from . import csvio, selectors
 from .models import ImportJob, ImportRowError, WebForm, WebFormSubmission
 
 logger = logging.getLogger(__name__)
@@ -138,13 +138,8 @@ def webform_submit(*, form: WebForm, data: dict[str, str], token: WebFormToken) 
     xact_locks([f"webform-token:{form.pk}:{token.nonce}", f"webform-content:{fingerprint}"])
     now = timezone.now()
     window_start = now - timedelta(seconds=settings.WEBFORM_IDEMPOTENCY_SECONDS)
-    # Both checks in one query (each term has its index): the token's own post first, else the
-    # latest post of the same content in the window.
-    earlier = (
-        WebFormSubmission.objects.filter(form=form)
-        .filter(Q(token=token.nonce) | Q(fingerprint=fingerprint, submitted_at__gte=window_start))
-        .order_by(Case(When(token=token.nonce, then=Value(0)), default=Value(1)), "-submitted_at")
-        .first()
+    earlier = selectors.webform_submission_earlier(
+        form=form, nonce=token.nonce, fingerprint=fingerprint, since=window_start
     )
     if earlier is not None:
         return earlier
