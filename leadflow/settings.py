@@ -300,8 +300,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": float(FOLLOWUP_TICK_SECONDS),
         "options": {"expires": float(FOLLOWUP_TICK_SECONDS)},
     },
-    # Imports whose task was lost, web-form confirmations and owner notices that a broker outage
-    # kept from being sent: all idempotent sweeps of our own rows.
+    # Web-form submissions no drain was asked for (posted while Redis was down), imports whose
+    # task was lost, web-form confirmations and owner notices that a broker outage kept from
+    # being sent: all idempotent sweeps of our own rows. A post asks for its drain at once
+    # (debounced); this is the safety net, so a lead waits at most a minute after an outage.
     "intake-catch-up": {
         "task": "intake.tasks.intake_catch_up",
         "schedule": 60.0,
