@@ -44,13 +44,11 @@ class LeadFollowUps:
     recent: list[FollowUp]
 
 
-def lead_followups(*, lead: Lead) -> LeadFollowUps:
-    """The lead page's panel: pending follow-ups by due time, then the last few closed. One query:
-    the pending ones and the RECENT_CLOSED latest closed ones (a sliced subquery), in that order."""
+def _lead_followups(lead_id: int) -> QuerySet[FollowUp]:
     pending = Q(state=FollowUp.State.PENDING)
-    closed = FollowUp.objects.filter(lead=lead).exclude(pending).order_by("-completed_at", "-id")
-    q = (
-        FollowUp.objects.filter(lead=lead)
+    closed = FollowUp.objects.filter(lead_id=lead_id).exclude(pending).order_by("-completed_at", "-id")
+    return (
+        FollowUp.objects.filter(lead_id=lead_id)
         .filter(pending | Q(pk__in=closed.values("pk")[:RECENT_CLOSED]))
         .select_related("owner", "activity", "completed_by")
         .annotate(closed=Case(When(pending, then=Value(0)), default=Value(1), output_field=IntegerField()))
@@ -63,7 +61,13 @@ def lead_followups(*, lead: Lead) -> LeadFollowUps:
             F("id").desc(),
         )
     )
-    rows = list(q)
+
+
+def lead_followups(*, lead: Lead) -> LeadFollowUps:
+    """The lead page's panel: pending follow-ups by due time, then the last few closed. One query:
+    the pending ones and the RECENT_CLOSED latest closed ones (a sliced subquery), in that order;
+    compiled once (leadflow.precompiled), as every view of a lead page runs it."""
+    rows = precompiled.fetch("followups.lead_followups", _lead_followups, lead.pk)
     return LeadFollowUps(pending=[f for f in rows if not f.closed], recent=[f for f in rows if f.closed])
 
 

@@ -3,6 +3,7 @@ from django.utils.html import escape, format_html
 
 from .models import ImportJob, ImportRowError, WebForm, WebFormSubmission
 from .selectors import webform_embed_snippet
+from .services import webform_submissions_retry
 
 
 @admin.register(WebForm)
@@ -49,11 +50,22 @@ class WebFormAdmin(admin.ModelAdmin):
 
 @admin.register(WebFormSubmission)
 class WebFormSubmissionAdmin(admin.ModelAdmin):
-    list_display = ["form", "name", "email", "outcome", "submitted_at", "confirmation", "lead"]
-    list_filter = ["form", "outcome", "confirmation"]
+    list_display = ["form", "name", "email", "state", "outcome", "submitted_at", "confirmation", "lead", "error"]
+    list_filter = ["state", "form", "outcome", "confirmation"]
     list_select_related = ["form", "lead"]
     search_fields = ["name", "email"]
     raw_id_fields = ["lead"]
+    actions = ["process_again"]
+
+    @admin.action(description="Process again (failed submissions)", permissions=["process_again"])
+    def process_again(self, request, queryset):
+        n = webform_submissions_retry(ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{n} failed submission(s) queued again; their leads follow shortly.")
+
+    def has_process_again_permission(self, request) -> bool:
+        # Whoever may change the forms (and so fix what refused a submission: the source, the
+        # team) may put its failed submissions back in the queue.
+        return request.user.has_perm("intake.change_webform")
 
     def has_add_permission(self, request):
         return False

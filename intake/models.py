@@ -91,13 +91,25 @@ class WebForm(models.Model):
 
 
 class WebFormSubmission(models.Model):
-    """One accepted post of a web form: the idempotency record and the confirmation's outbox.
+    """One accepted post of a web form: the inbox its lead is made from, the idempotency record
+    and the confirmation's outbox.
+
+    Accept, then process: the post only checks the form and saves this row with the cleaned
+    lead fields (`data`, state *pending*) before the person sees the thank-you page; a Celery
+    drain (intake.services.webform_submissions_drain) makes the leads of pending rows in
+    batches and records each one's lead and outcome (or *failed* with its error). So the row is
+    durable before the answer, and a broker outage only delays the lead.
 
     A double click or a re-post carries the same token (unique per form), and the same content
     within a short window has the same fingerprint: both find this row instead of making a
-    second lead. The confirmation email is pending here until sent, so a Redis outage only
-    delays it (intake.tasks.intake_catch_up).
+    second lead. The confirmation email is pending here until sent (once the lead is made), so
+    a Redis outage only delays it (intake.tasks.intake_catch_up).
     """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting to be processed"
+        PROCESSED = "processed", "Lead made"
+        FAILED = "failed", "Failed (see the error)"
 
     class Confirmation(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -112,10 +124,18 @@ class WebFormSubmission(models.Model):
     )
     token = models.CharField(max_length=64)
     fingerprint = models.CharField(max_length=64)
-    outcome = models.CharField(max_length=10)
+    state = models.CharField(max_length=10, choices=State, default=State.PENDING)
+    # The lead's fields as intake_clean returned them at the post (name, email, phone, company,
+    # title, referred_by, notes): what the drain hands to lead_intake_many.
+    data = models.JSONField(default=dict, blank=True)
+    # leads.services.IntakeOutcome once processed; blank while pending or failed.
+    outcome = models.CharField(max_length=10, blank=True, default="")
+    error = models.TextField(blank=True, max_length=2000)
+    processed_at = models.DateTimeField(null=True, blank=True)
     name = models.CharField(max_length=200)
     email = models.EmailField(max_length=254, blank=True)
     message = models.TextField(blank=True, max_length=10_000)
+    # When the person sent it: the lead's received_at (its speed-to-lead clock starts here).
     submitted_at = models.DateTimeField()
     confirmation = models.CharField(max_length=10, choices=Confirmation, default=Confirmation.NOT_NEEDED)
     confirmation_claimed_until = models.DateTimeField(null=True, blank=True)
@@ -128,6 +148,9 @@ class WebFormSubmission(models.Model):
         indexes = [
             # The idempotency window: same form, same content, recent.
             models.Index(fields=["form", "fingerprint", "submitted_at"], name="webformsub_fingerprint_idx"),
+            # intake.services.webform_submissions_drain: pending submissions, oldest first
+            # (SELECT … FOR UPDATE SKIP LOCKED).
+            models.Index(fields=["id"], name="webformsub_pending_idx", condition=Q(state="pending")),
             # intake.tasks.intake_catch_up: pending confirmations, oldest first.
             models.Index(
                 fields=["submitted_at"],

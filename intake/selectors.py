@@ -2,14 +2,51 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Case, Q, QuerySet, Value, When
 from django.template.loader import render_to_string
 from django.templatetags.static import static
 
 from accounts.models import User
+from leadflow import precompiled
 
-from .models import ImportJob, ImportRowError, WebForm
+from .models import ImportJob, ImportRowError, WebForm, WebFormSubmission
+
+# The public form's two reads run on every post: compiled once (leadflow.precompiled), since
+# building and compiling them was a good part of a post's CPU once the lead moved to the drain.
+
+
+def _webform_public(slug: str) -> QuerySet:
+    return WebForm.objects.select_related("source", "team").filter(slug=slug, is_active=True)[:1]
+
+
+def webform_public(*, slug: str) -> WebForm | None:
+    """The active form at /f/<slug>/ with its source and team, or None. One query."""
+    rows = precompiled.fetch("intake.webform_public", _webform_public, slug)
+    return rows[0] if rows else None
+
+
+def _webform_submission_earlier(form_id: int, nonce: str, fingerprint: str, since: datetime) -> QuerySet:
+    # Both checks in one query (each term has its index): the token's own post first, else the
+    # latest post of the same content in the window.
+    return (
+        WebFormSubmission.objects.filter(form_id=form_id)
+        .filter(Q(token=nonce) | Q(fingerprint=fingerprint, submitted_at__gte=since))
+        .order_by(Case(When(token=nonce, then=Value(0)), default=Value(1)), "-submitted_at")[:1]
+    )
+
+
+def webform_submission_earlier(
+    *, form: WebForm, nonce: str, fingerprint: str, since: datetime
+) -> WebFormSubmission | None:
+    """The submission a post repeats: the one with its token, else the latest of the same
+    content since `since`. One query."""
+    rows = precompiled.fetch(
+        "intake.webform_submission_earlier", _webform_submission_earlier, form.pk, nonce, fingerprint, since
+    )
+    return rows[0] if rows else None
 
 
 def webform_embed_snippet(*, webform: WebForm) -> str:

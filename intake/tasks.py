@@ -11,13 +11,29 @@ logger = logging.getLogger(__name__)
 # Seconds one import task runs before it queues its own continuation; well under the
 # project-wide CELERY_TASK_SOFT_TIME_LIMIT (60 s).
 IMPORT_TASK_BUDGET = 40
+# The same for one web-form drain (a backlog after an outage is drained by a chain of tasks).
+DRAIN_TASK_BUDGET = 40
 
 
 @shared_task(ignore_result=True)
-def webform_confirmation_send_task(submission_id: int) -> None:
+def webform_submissions_drain_task() -> None:
+    """Make the leads of pending web-form submissions (asked for by posts, debounced)."""
+    from leadflow.queue import enqueue_on_commit
+
+    from .services import webform_submissions_drain
+
+    if not webform_submissions_drain(budget_seconds=DRAIN_TASK_BUDGET).finished:
+        # A backlog: queue the rest. If the broker is down, intake_catch_up carries on.
+        enqueue_on_commit(webform_submissions_drain_task)
+
+
+@shared_task(ignore_result=True)
+def webform_confirmations_send_task(submission_ids: list[int]) -> None:
+    """The confirmations of one drained batch (one message per batch, not per submission)."""
     from .services import webform_confirmation_send
 
-    webform_confirmation_send(submission_id=submission_id)
+    for submission_id in submission_ids:
+        webform_confirmation_send(submission_id=submission_id)
 
 
 @shared_task(ignore_result=True)
@@ -34,10 +50,17 @@ def import_job_run_task(job_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def intake_catch_up() -> dict[str, int]:
-    """Periodic: send confirmations whose task was lost (e.g. posted while Redis was down) and
-    restart imports nobody is running."""
-    from .services import import_jobs_stalled, webform_confirmations_catch_up
+    """Periodic (beat, every minute): make the leads of web-form submissions no drain was asked
+    for (posted while Redis was down), send confirmations whose task was lost, and restart
+    imports nobody is running."""
+    from .services import import_jobs_stalled, webform_confirmations_catch_up, webform_submissions_drain
 
+    drained = webform_submissions_drain(budget_seconds=DRAIN_TASK_BUDGET / 2)
+    if not drained.finished:
+        try:
+            webform_submissions_drain_task.apply_async(retry=False)
+        except Exception:
+            logger.warning("broker unavailable: the web-form drain goes on at the next catch-up")
     sent = webform_confirmations_catch_up()
     stalled = import_jobs_stalled()
     for job_id in stalled:
@@ -45,4 +68,4 @@ def intake_catch_up() -> dict[str, int]:
             import_job_run_task.apply_async(args=[job_id], retry=False)
         except Exception:
             logger.warning("broker unavailable: import %s not restarted now", job_id)
-    return {"confirmations_sent": sent, "imports_restarted": len(stalled)}
+    return {"submissions_processed": drained.processed, "confirmations_sent": sent, "imports_restarted": len(stalled)}

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -30,7 +30,10 @@ ERRORS_SHOWN = 50
 
 
 def _get_webform(slug: str) -> WebForm:
-    return get_object_or_404(WebForm.objects.select_related("source", "team"), slug=slug, is_active=True)
+    webform = selectors.webform_public(slug=slug)
+    if webform is None:
+        raise Http404
+    return webform
 
 
 def _render_public(request, webform, form, token: str, *, notice: str = "", status: int = 200) -> HttpResponse:

@@ -140,3 +140,44 @@ def insert_objects(objs: Sequence[models.Model]) -> None:
         obj.pk = pk
         obj._state.adding = False
         obj._state.db = connection.alias
+
+
+def update_objects(
+    objs: Sequence[models.Model], fields: Sequence[str], *, only_if: dict[str, Any] | None = None
+) -> int:
+    """`bulk_update` of `fields` (field names) for saved instances of one model, in one
+    statement; rows not matching `only_if` ({field name: value}, e.g. a state they must still
+    be in) are left alone. Returns how many rows were updated (a claim's rowcount check).
+
+    bulk_update writes `SET f = CASE WHEN id = 1 THEN … WHEN id = 2 THEN … END` and resolves
+    every WHEN through the ORM: for the web-form drain's 200 submissions that was two thirds of
+    its time. PostgreSQL: `UPDATE … FROM unnest(%s::type[], …)`, a column of values one array
+    literal as insert_rows does; other databases: bulk_update itself.
+    """
+    if not objs:
+        return 0
+    model = type(objs[0])
+    only_if = only_if or {}
+    if connection.vendor != "postgresql":
+        return model._default_manager.filter(**only_if).bulk_update(objs, fields)
+    meta = model._meta
+    targets = [meta.get_field(name) for name in fields]
+    quote = connection.ops.quote_name
+    arrays = [_array_literal(meta.pk, [obj.pk for obj in objs])]
+    arrays += [_array_literal(f, [getattr(obj, f.attname) for obj in objs]) for f in targets]
+    casts = ", ".join(f"%s::{f.db_type(connection)}[]" for f in [meta.pk, *targets])
+    names = ", ".join(f"c{i}" for i in range(len(targets)))
+    sets = ", ".join(f"{quote(f.column)} = v.c{i}" for i, f in enumerate(targets))
+    conditions = [f"t.{quote(meta.pk.column)} = v.pk"]
+    params: list = []
+    for name, value in only_if.items():
+        field = meta.get_field(name)
+        conditions.append(f"t.{quote(field.column)} = %s")
+        params.append(field.get_db_prep_value(value, connection))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(meta.db_table)} AS t SET {sets} FROM unnest({casts}) AS v(pk, {names}) "
+            f"WHERE {' AND '.join(conditions)}",
+            [*arrays, *params],
+        )
+        return cursor.rowcount

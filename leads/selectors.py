@@ -34,7 +34,18 @@ from accounts.models import User
 from leadflow import precompiled
 from qualification.models import CriteriaVersion
 
-from .models import QUEUE_ORDER, Activity, Assignment, Channel, DuplicatePolicy, Lead, StageChange
+from .models import (
+    ACCESS_ALL,
+    ACCESS_NONE,
+    QUEUE_ORDER,
+    Activity,
+    Assignment,
+    Channel,
+    DuplicatePolicy,
+    Lead,
+    StageChange,
+    lead_access,
+)
 
 Stage = Lead.Stage
 
@@ -774,11 +785,40 @@ def lead_referrals(rows: list[dict] | None) -> list[Lead]:
     return sorted(leads, key=lambda lead: (lead.name, lead.pk))
 
 
-def lead_timeline(*, lead: Lead) -> list[TimelineEntry]:
-    """Stage changes, activities and assignments of a lead, newest first. One query: the three
-    tables' rows shaped alike and read with UNION ALL (each through its (lead, time) index)."""
+MAX_ID = 2**63 - 1  # a bigint: a larger id (from a URL) is no row, and no value for the database
+
+
+def lead_visible(
+    *, key: str, user: User, pk: int, related: tuple[str, ...], columns: Callable[[], dict[str, Any]]
+) -> Lead | None:
+    """Lead `pk` if `user` may see it (LeadQuerySet.visible_to), with the `related` objects and
+    the annotations `columns()` builds; None otherwise. One query, compiled once per `key` (the
+    page asking: related and columns are its own) and kind of access (leadflow.precompiled):
+    for the lead's pages, whose largest query it is."""
+    access = lead_access(user)
+    if not 0 < pk <= MAX_ID or access == ACCESS_NONE:
+        return None
+
+    def build(*values) -> QuerySet[Lead]:
+        # (user id, lead id); everyone's leads (ACCESS_ALL): the user is not in the SQL.
+        user_id = values[0] if len(values) == 2 else None
+        return (
+            Lead.objects.visible_with(access, user_id)
+            .select_related(*related)
+            .annotate(**columns())
+            .filter(pk=values[-1])
+        )
+
+    values = (pk,) if access == ACCESS_ALL else (user.pk, pk)
+    rows = precompiled.fetch(("leads.lead_visible", key, access), build, *values)
+    return rows[0] if rows else None
+
+
+def _timeline_rows(lead_id: int) -> QuerySet:
+    """The three tables' rows of a lead shaped alike, read with UNION ALL (each through its
+    (lead, time) index)."""
     stages = _history_rows(
-        StageChange.objects.filter(lead=lead),
+        StageChange.objects.filter(lead_id=lead_id),
         "stage",
         at="changed_at",
         users=("changed_by", None, None),
@@ -790,7 +830,7 @@ def lead_timeline(*, lead: Lead) -> list[TimelineEntry]:
         t_evaluation=F("evaluation"),
     )
     activities = _history_rows(
-        Activity.objects.filter(lead=lead),
+        Activity.objects.filter(lead_id=lead_id),
         "activity",
         at="occurred_at",
         users=("created_by", None, None),
@@ -798,17 +838,21 @@ def lead_timeline(*, lead: Lead) -> list[TimelineEntry]:
         t_text=F("outcome"),
     )
     assignments = _history_rows(
-        Assignment.objects.filter(lead=lead),
+        Assignment.objects.filter(lead_id=lead_id),
         "assignment",
         at="assigned_at",
         users=("assigned_by", "to_owner", "from_owner"),
         t_text=F("reason"),
     )
     # The stage changes come first: their columns set the types Django reads the rows with.
-    entries = [
-        TimelineEntry(row["t_at"], row["t_kind"], _history_item(row))
-        for row in stages.union(activities, assignments, all=True)
-    ]
+    return stages.union(activities, assignments, all=True)
+
+
+def lead_timeline(*, lead: Lead) -> list[TimelineEntry]:
+    """Stage changes, activities and assignments of a lead, newest first. One query (_timeline_rows),
+    compiled once (leadflow.precompiled): every view of a lead page runs it."""
+    rows = precompiled.fetch("leads.timeline", _timeline_rows, lead.pk)
+    entries = [TimelineEntry(row["t_at"], row["t_kind"], _history_item(row)) for row in rows]
     # Newest first; on equal times the stage change (e.g. creation) sorts below what followed it.
     order = {"stage": 0, "assignment": 1, "activity": 2}
     entries.sort(key=lambda e: (e.at, order[e.kind]), reverse=True)

@@ -4,6 +4,7 @@ assigns `Lead.stage` or `Lead.owner`."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -541,11 +542,13 @@ def intake_clean(data: dict) -> dict[str, str]:
     return clean
 
 
-def _lock_contact_keys(keys: list[str]) -> None:
-    """Serialise intakes of the same email or phone until the transaction ends.
+def lead_contacts_lock(keys: Iterable[str]) -> None:
+    """Serialise intakes of the same (normalised) email or phone until the transaction ends.
 
     Without it two posts of one person at the same instant both find no duplicate and both
-    create a lead.
+    create a lead. lead_intake takes it for its row; a caller of lead_intake_many that runs
+    beside other intakes (the web form's drain) takes it for the whole batch first. The keys
+    are locked in sorted order, before any team row: one order everywhere, so no deadlock.
     """
     xact_locks(f"lead-contact:{key}" for key in keys if key)
 
@@ -600,7 +603,7 @@ def lead_intake(
     clean = intake_clean(data)
     _intake_preamble(source, team)
     given_owner = owner is not None  # an owner the team's rule picks is a member: not checked again
-    _lock_contact_keys([clean["email"], clean["phone"]])
+    lead_contacts_lock([clean["email"], clean["phone"]])
     match = selectors.lead_find_match(email=clean["email"], phone=clean["phone"])
     if match is not None and selectors.duplicate_action(channel) == DuplicatePolicy.Action.ATTACH:
         activity_log(
@@ -609,10 +612,7 @@ def lead_intake(
             kind=Activity.Kind.NOTE,
             outcome=_inquiry_text(channel=channel, clean=clean, source=source, context=context),
         )
-        _notify_owner(
-            lead=match,
-            text=f"{clean['name']} got in touch again ({Channel(channel).label.lower()}) about lead “{match.name}”.",
-        )
+        _notify_owner(lead=match, text=_inquiry_notice_text(channel=channel, name=clean["name"], lead=match))
         return IntakeResult(lead=match, outcome=IntakeOutcome.ATTACHED, duplicate_of=match)
 
     if owner is None:
@@ -636,7 +636,7 @@ def lead_intake(
         lead.possible_duplicate_of = match
         outcome = IntakeOutcome.FLAGGED
     if owner is not None and owner != by:
-        _notify_owner(lead=lead, text=f"New lead for you: {lead} ({Channel(channel).label.lower()}, {reason}).")
+        _notify_owner(lead=lead, text=_new_lead_notice_text(channel=channel, lead=lead, reason=reason))
     return IntakeResult(lead=lead, outcome=outcome, duplicate_of=match, assignment_reason=reason)
 
 
@@ -657,6 +657,14 @@ def intake_clean_many(rows: list[dict]) -> list[dict[str, str] | ValidationError
     return cleaned
 
 
+def _new_lead_notice_text(*, channel: str, lead: Lead, reason: str) -> str:
+    return f"New lead for you: {lead} ({Channel(channel).label.lower()}, {reason})."
+
+
+def _inquiry_notice_text(*, channel: str, name: str, lead: Lead) -> str:
+    return f"{name} got in touch again ({Channel(channel).label.lower()}) about lead “{lead.name}”."
+
+
 def lead_intake_many(
     *,
     channel: str,
@@ -666,12 +674,19 @@ def lead_intake_many(
     by: User | None,
     owner: User | None = None,
     context: str = "",
+    received_times: Sequence[datetime] | None = None,
 ) -> list[IntakeResult | ValidationError]:
-    """lead_intake for a batch of rows (CSV import): the same rules, a fixed number of queries.
+    """lead_intake for a batch of rows (CSV import, the web form's drain): the same rules, a
+    fixed number of queries.
 
     Returns one item per row, in order: its IntakeResult, or the ValidationError that rejected
     it. Owners are NOT notified here (an import would send one email per row): the caller
-    tells each owner once, with notify_owners_of_intake. The steps: intake_clean_many, then
+    tells each owner once, with notify_owners_of_intake or notify_owners_of_batch.
+    `received_times`, one per row, is when each lead came in (a web form's post, processed a
+    moment later): its received_at, so its speed-to-lead clock and first follow-ups start
+    there; without it every lead of the batch is received now. Unlike lead_intake it takes no
+    contact locks (an import's batch would hold a thousand): a caller running beside other
+    intakes takes lead_contacts_lock for the batch first. The steps: intake_clean_many, then
     lead_intake_many_cleaned (the transaction: cleaning needs none).
     """
     return lead_intake_many_cleaned(
@@ -682,6 +697,7 @@ def lead_intake_many(
         by=by,
         owner=owner,
         context=context,
+        received_times=received_times,
     )
 
 
@@ -695,6 +711,7 @@ def lead_intake_many_cleaned(
     by: User | None,
     owner: User | None = None,
     context: str = "",
+    received_times: Sequence[datetime] | None = None,
 ) -> list[IntakeResult | ValidationError]:
     """lead_intake_many for rows intake_clean_many already cleaned (one item per row, in order).
 
@@ -723,25 +740,32 @@ def lead_intake_many_cleaned(
     now = timezone.now()
     planner = None if owner is not None else _AssignmentPlanner.load(team)
 
-    make_lead = _new_lead_maker(source=source, team=team, at=now)
+    make_lead = _new_lead_maker(source=source, team=team)
     new_leads: list[Lead] = []
     reasons: list[str] = []
     new_results: list[IntakeResult] = []
     new_index_by_key: dict[str, int] = {}  # email/phone → index in new_leads
-    inquiries: list[tuple[int, Lead | int, dict[str, str]]] = []  # (row, existing lead or new index, clean)
+    # (row, existing lead or new index, clean, received)
+    inquiries: list[tuple[int, Lead | int, dict[str, str], datetime]] = []
     flags: list[tuple[int, int]] = []  # (new index, new index of the earlier row it duplicates)
     for i, clean in good:
+        received = received_times[i] if received_times is not None else now
         keys = [k for k in (clean["email"], clean["phone"]) if k]
         match: Lead | int | None = next((existing[k] for k in keys if k in existing), None)
         if match is None:
             match = next((new_index_by_key[k] for k in keys if k in new_index_by_key), None)
         if match is not None and attach:
-            inquiries.append((i, match, clean))
+            inquiries.append((i, match, clean, received))
             continue
-        lead_owner, reason = planner.next() if planner is not None else (owner, "created")
+        if planner is not None:
+            lead_owner, reason = planner.next()
+            # As lead_intake's (_assign_next): the assignment says where the lead came from.
+            reason = f"{context}: {reason}"[:500] if context else reason
+        else:
+            lead_owner, reason = owner, "created"
         # No clean_fields() here: intake_clean checked every value a row brings (lengths, email,
         # phone) and the rest is set from checked objects; it would double the batch's Python time.
-        lead = make_lead(clean, lead_owner, match if isinstance(match, Lead) else None)
+        lead = make_lead(clean, lead_owner, match if isinstance(match, Lead) else None, received)
         index = len(new_leads)
         new_leads.append(lead)
         reasons.append(reason)
@@ -771,14 +795,14 @@ def lead_intake_many_cleaned(
     if flags:
         Lead.objects.bulk_update([new_leads[index] for index, _ in flags], ["possible_duplicate_of"])
     notes = []
-    for i, match, clean in inquiries:
+    for i, match, clean, received in inquiries:
         target = match if isinstance(match, Lead) else new_leads[match]
         notes.append(
             Activity(
                 lead=target,
                 kind=Activity.Kind.NOTE,
                 outcome=_inquiry_text(channel=channel, clean=clean, source=source, context=context),
-                occurred_at=max(now, target.received_at),
+                occurred_at=max(received, target.received_at),
                 created_by=by,
             )
         )
@@ -787,9 +811,10 @@ def lead_intake_many_cleaned(
     return results  # type: ignore[return-value]
 
 
-def _new_lead_maker(*, source: LeadSource, team: Team, at: datetime):
-    """make(clean, owner, possible_duplicate_of) -> a new unsaved Lead in stage `lead` received
-    `at`, the same instance as Lead(source=…, team=…, …, **clean) gives.
+def _new_lead_maker(*, source: LeadSource, team: Team):
+    """make(clean, owner, possible_duplicate_of, received_at) -> a new unsaved Lead in stage
+    `lead`, the same instance as Lead(source=…, team=…, stage_changed_at=received_at, …, **clean)
+    gives.
 
     Copied from a template's attributes instead: Lead.__init__ sets each of its 24 fields through
     its descriptor (and sends pre/post_init, which nothing listens to for Lead), about a fifth of
@@ -797,17 +822,18 @@ def _new_lead_maker(*, source: LeadSource, team: Team, at: datetime):
     (callable) default, so the template's values are every lead's; each copy gets its own
     ModelState, with the related objects in its cache as __init__ leaves them.
     """
-    template = Lead(source=source, team=team, stage=Stage.LEAD, stage_changed_at=at, received_at=at).__dict__
+    template = Lead(source=source, team=team, stage=Stage.LEAD).__dict__
     template.pop("_state")
     new = object.__new__
 
-    def make(clean: dict[str, str], owner: User | None, duplicate_of: Lead | None) -> Lead:
+    def make(clean: dict[str, str], owner: User | None, duplicate_of: Lead | None, received_at: datetime) -> Lead:
         lead = new(Lead)
         values = lead.__dict__
         values.update(template)
         values.update(clean)
         values["owner_id"] = owner.pk if owner is not None else None
         values["possible_duplicate_of_id"] = duplicate_of.pk if duplicate_of is not None else None
+        values["received_at"] = values["stage_changed_at"] = received_at
         values["_state"] = state = ModelState()
         state.fields_cache = {
             "source": source,
@@ -839,6 +865,59 @@ def notify_owners_of_intake(*, counts: dict[int, dict[str, int]], by: User | Non
             _notify_user(
                 user=user, lead=None, subject=f"LeadFlow: {context}", text=f"{' and '.join(parts)} ({context})."
             )
+
+
+NOTICE_NAMES_LISTED = 10
+
+
+def notify_owners_of_batch(
+    *, channel: str, context: str, names: Sequence[str], results: Sequence[IntakeResult | ValidationError]
+) -> None:
+    """The owner notices lead_intake writes, for a batch lead_intake_many took in (the web
+    form's drain): one notice per person told, per batch.
+
+    Who is told is lead_intake's rule (a new lead's owner; an attached inquiry's lead owner;
+    the team manager when that owner is inactive). Someone told of exactly one lead or inquiry
+    gets lead_intake's very notice, linked to the lead; someone with several gets one notice
+    naming them (a burst of posts must not become a burst of emails). `names[i]` is the
+    person who wrote row i (an attached inquiry is about an existing lead of another name).
+    """
+    told: dict[int, tuple[User, list[tuple[IntakeResult, str]]]] = {}
+    for name, result in zip(names, results, strict=True):
+        if isinstance(result, ValidationError):
+            continue
+        recipient = _notice_recipient(result.lead)
+        if recipient is not None:
+            told.setdefault(recipient.pk, (recipient, []))[1].append((result, name))
+    for recipient, items in told.values():
+        if len(items) == 1:
+            result, name = items[0]
+            if result.outcome == IntakeOutcome.ATTACHED:
+                text = _inquiry_notice_text(channel=channel, name=name, lead=result.lead)
+            else:
+                text = _new_lead_notice_text(channel=channel, lead=result.lead, reason=result.assignment_reason)
+            _notify_user(user=recipient, lead=result.lead, subject=f"LeadFlow: {result.lead.name}", text=text)
+            continue
+        new = [str(r.lead) for r, _ in items if r.outcome != IntakeOutcome.ATTACHED]
+        again = [f"{n} about “{r.lead.name}”" for r, n in items if r.outcome == IntakeOutcome.ATTACHED]
+        counts, parts = [], []
+        if new:
+            counts.append(f"{len(new)} new lead{'s' if len(new) != 1 else ''}")
+            parts.append(f"{counts[-1]} for you: {_listed(new)}")
+        if again:
+            counts.append(f"{len(again)} new inquir{'ies' if len(again) != 1 else 'y'}")
+            parts.append(f"{counts[-1]} on your leads: {_listed(again)}")
+        _notify_user(
+            user=recipient,
+            lead=None,
+            subject=f"LeadFlow: {' and '.join(counts)}",
+            text=f"{'; '.join(parts)} ({context or Channel(channel).label.lower()}).",
+        )
+
+
+def _listed(names: list[str]) -> str:
+    shown = ", ".join(names[:NOTICE_NAMES_LISTED])
+    return shown if len(names) <= NOTICE_NAMES_LISTED else f"{shown} and {len(names) - NOTICE_NAMES_LISTED} more"
 
 
 # --- Assignment --------------------------------------------------------------------------------
@@ -1043,6 +1122,11 @@ def _notify_user(*, user: User, lead: Lead | None, subject: str, text: str) -> O
     return notice
 
 
+def _notice_recipient(lead: Lead) -> User | None:
+    """Who is told about a lead: its owner, or without an active owner the team's manager."""
+    return lead.owner if lead.owner is not None and lead.owner.is_active else lead.team.manager
+
+
 def _notify_owner(*, lead: Lead, text: str) -> OwnerNotice | None:
     """Tell the lead's owner (or, without an active owner, the team's manager) after commit.
 
@@ -1050,7 +1134,7 @@ def _notify_owner(*, lead: Lead, text: str) -> OwnerNotice | None:
     commit (leads.tasks) and a notification in the bell. Costs a query for the owner and team
     when they are not loaded.
     """
-    recipient = lead.owner if lead.owner is not None and lead.owner.is_active else lead.team.manager
+    recipient = _notice_recipient(lead)
     if recipient is None:
         return None
     return _notify_user(user=recipient, lead=lead, subject=f"LeadFlow: {lead.name}", text=text)

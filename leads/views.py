@@ -27,14 +27,13 @@ MSG_CRITERIA_CHANGED = (
 )
 
 PAGE_SIZE = 25
+LEAD_PAGE_RELATED = ("source", "owner", "team", "referred_by_lead", "possible_duplicate_of", "sla")
 
 
 def _visible_leads(request: HttpRequest) -> QuerySet[Lead]:
     """The leads the user may see (and so edit). With its SLA clock, which the lead page shows
     (one join on a unique key instead of a query)."""
-    return Lead.objects.visible_to(request.user).select_related(
-        "source", "owner", "team", "referred_by_lead", "possible_duplicate_of", "sla"
-    )
+    return Lead.objects.visible_to(request.user).select_related(*LEAD_PAGE_RELATED)
 
 
 def _get_lead_for_user(request: HttpRequest, pk: int) -> Lead:
@@ -45,11 +44,19 @@ def _get_lead_for_user(request: HttpRequest, pk: int) -> Lead:
 def _get_lead_for_page(request: HttpRequest, pk: int) -> Lead:
     """The lead for its page (_get_lead_for_user), carrying two more columns so that the page
     needs no query of their own: the id of the criteria in force, the leads it referred."""
-    q = _visible_leads(request).annotate(
-        current_criteria_id=qualification_selectors.criteria_current_id(),
-        referral_rows=selectors.lead_referrals_column(),
+    lead = selectors.lead_visible(
+        key="leads.page",
+        user=request.user,
+        pk=pk,
+        related=LEAD_PAGE_RELATED,
+        columns=lambda: {
+            "current_criteria_id": qualification_selectors.criteria_current_id(),
+            "referral_rows": selectors.lead_referrals_column(),
+        },
     )
-    return get_object_or_404(q, pk=pk)
+    if lead is None:
+        raise Http404
+    return lead
 
 
 def _get_lead_for_reassign(request: HttpRequest, pk: int) -> Lead:

@@ -492,8 +492,14 @@ print(json.dumps({{"reminded": fu.reminded_at is not None, "due": fu.due_at <= t
 """
 
 LEADS_FOUND = """
-import json, sys
+import json, sys, time
+from intake.models import WebFormSubmission
 from leads.models import Lead
+# The web form accepts, then processes: give the worker's drain (at most a minute) to make the
+# leads of the last posts before counting them.
+stop_at = time.monotonic() + 60
+while WebFormSubmission.objects.filter(state="pending").exists() and time.monotonic() < stop_at:
+    time.sleep(0.5)
 wanted = json.load(open({path!r}))
 emails = set(Lead.objects.filter(email__in=[w["marker"] + "@loadtest.example" for w in wanted]).values_list("email", flat=True))
 ok = sum(1 for w in wanted if w["marker"] + "@loadtest.example" in emails)
@@ -503,7 +509,7 @@ print(json.dumps({{"found": ok, "marked_in_db": marked}}))
 
 
 def shell(stack: Stack, code: str) -> dict:
-    out = stack.manage("shell", "-c", code, timeout=60)
+    out = stack.manage("shell", "-c", code, timeout=120)
     return json.loads(out.strip().splitlines()[-1])
 
 

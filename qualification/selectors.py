@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.db.models import Q, QuerySet, Subquery
 
 from accounts.models import User
+from leadflow import precompiled
 from leads.models import Lead
 
 from .evaluation import Criteria, Evaluation, criteria_snapshot, evaluate
@@ -60,14 +61,24 @@ def criteria_versions() -> list[CriteriaVersion]:
     return list(CriteriaVersion.objects.select_related("created_by").prefetch_related("rules"))
 
 
+def _calls(lead_id: int) -> QuerySet[DiscoveryCall]:
+    return DiscoveryCall.objects.filter(lead_id=lead_id).select_related("held_by").order_by("-held_at", "-id")
+
+
+def _latest_call(lead_id: int) -> QuerySet[DiscoveryCall]:
+    return _calls(lead_id)[:1]
+
+
 def call_latest(*, lead: Lead) -> DiscoveryCall | None:
-    """The call the gate evaluates: the most recently held. One query."""
-    return DiscoveryCall.objects.filter(lead=lead).select_related("held_by").order_by("-held_at", "-id").first()
+    """The call the gate evaluates: the most recently held. One query, compiled once
+    (leadflow.precompiled): the call page runs it on every view."""
+    rows = precompiled.fetch("qualification.call_latest", _latest_call, lead.pk)
+    return rows[0] if rows else None
 
 
 def call_list(*, lead: Lead) -> list[DiscoveryCall]:
-    """A lead's calls, newest first, with who held them. One query."""
-    return list(DiscoveryCall.objects.filter(lead=lead).select_related("held_by").order_by("-held_at", "-id"))
+    """A lead's calls, newest first, with who held them. One query, compiled once (the lead page)."""
+    return precompiled.fetch("qualification.call_list", _calls, lead.pk)
 
 
 @dataclass(frozen=True)
@@ -116,12 +127,16 @@ def lead_qualification_panel(*, lead: Lead, criteria_id: int | None) -> Qualific
     criteria = criteria_of_version(criteria_id)
     latest = calls[0] if calls else None
     evaluation = evaluate(latest, criteria) if criteria is not None and latest is not None else None
-    closes = list(HelpfulClose.objects.filter(lead=lead).select_related("reason", "owner", "sent_by"))
+    closes = precompiled.fetch("qualification.lead_helpful_closes", _helpful_closes, lead.pk)
     return QualificationPanel(
         gate=GateCheck(criteria=criteria, call=latest, evaluation=evaluation),
         calls=calls,
         helpful_closes=closes,
     )
+
+
+def _helpful_closes(lead_id: int) -> QuerySet[HelpfulClose]:
+    return HelpfulClose.objects.filter(lead_id=lead_id).select_related("reason", "owner", "sent_by")
 
 
 def reasons_active() -> QuerySet[DisqualificationReason]:

@@ -9,6 +9,7 @@ from django.utils.formats import date_format
 
 from leads.forms import add_service_errors
 from leads.models import Lead
+from leads.selectors import lead_visible
 
 from . import selectors, services
 from .defaults import SUGGESTED_THRESHOLD, suggested_rules
@@ -48,7 +49,15 @@ def _bound(request: HttpRequest):
 def call_new(request: HttpRequest, pk: int) -> HttpResponse:
     _require_perm(request, "qualification.add_discoverycall")
     # The id of the criteria in force comes with the lead; their rules from the process's copy.
-    lead = _get_lead_for_user(request, pk, current_criteria_id=selectors.criteria_current_id())
+    lead = lead_visible(
+        key="qualification.call",
+        user=request.user,
+        pk=pk,
+        related=("source", "owner", "team"),
+        columns=lambda: {"current_criteria_id": selectors.criteria_current_id()},
+    )
+    if lead is None:
+        raise Http404
     previous = selectors.call_latest(lead=lead)
     criteria = selectors.criteria_of_version(lead.current_criteria_id)
     form = DiscoveryCallForm(_bound(request), previous=previous, criteria=criteria)

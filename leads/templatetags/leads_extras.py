@@ -9,6 +9,7 @@ from django.utils.timesince import timesince
 
 from followups.templatetags.followups_extras import context_policy, sla_badge, temperature_badge
 from followups.worktime import day_and_time
+from leadflow.formrender import crispy_field
 from leads.normalize import format_phone
 
 register = template.Library()
@@ -29,6 +30,14 @@ def phone(value: str) -> str:
     # Formatting parses the number against the numbering plan's metadata (~10 µs); a queue shows
     # the same leads' numbers again and again.
     return format_phone(value)
+
+
+@register.filter
+def as_field(bound_field) -> SafeString:
+    """`{{ form.field|as_crispy_field }}` for the pages that show many fields (the lead page, the
+    call page): the same HTML, written in Python rather than through crispy's nested templates
+    (leadflow.formrender says why and what it covers; anything else goes to crispy)."""
+    return crispy_field(bound_field)
 
 
 @register.simple_tag

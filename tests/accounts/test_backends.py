@@ -49,3 +49,13 @@ def test_a_superuser_holds_every_permission(db):
     boss = fresh(make_user("boss", role=None, is_superuser=True))
     assert AccessBackend().get_all_permissions(boss) == ModelBackend().get_all_permissions(fresh(boss))
     assert boss.role_names == []
+
+
+def test_it_finds_the_user_of_a_session_as_model_backend_does(rep, django_assert_num_queries):
+    inactive = make_user("gone")
+    inactive.is_active = False
+    inactive.save()
+    for user_id in (rep.pk, inactive.pk, rep.pk + 10_000, 2**63, 0):
+        assert AccessBackend().get_user(user_id) == ModelBackend().get_user(user_id)
+    with django_assert_num_queries(1):
+        assert AccessBackend().get_user(rep.pk).username == rep.username

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import pytest
 import time_machine
@@ -40,6 +41,11 @@ def _thanks(webform):
     return reverse("intake:public_thanks", args=[webform.slug])
 
 
+def _drain() -> int:
+    """What the worker does after the posts (the trigger's task, or the beat's catch-up)."""
+    return services.webform_submissions_drain().processed
+
+
 def test_the_form_shows_the_configured_fields_without_login(client, webform):
     WebForm.objects.filter(pk=webform.pk).update(phone_mode="required", company_mode="hidden")
     response = client.get(webform.get_absolute_url())
@@ -60,7 +66,14 @@ def test_an_inactive_or_unknown_form_is_a_404(client, webform):
 def test_a_post_creates_an_assigned_lead_and_thanks_the_person(client, webform, rep, teammate):
     response = _post(client, webform)
     assert response.status_code == 302 and response["Location"] == _thanks(webform)
+    # Accepted: the submission is saved with the cleaned fields; the lead is the drain's work.
+    sub = WebFormSubmission.objects.get()
+    assert sub.state == WebFormSubmission.State.PENDING and sub.lead is None
+    assert sub.data["email"] == "ana@example.com" and not Lead.objects.exists()
+    assert _drain() == 1
     lead = Lead.objects.get()
+    sub.refresh_from_db()
+    assert (sub.state, sub.lead, sub.outcome) == (WebFormSubmission.State.PROCESSED, lead, "created")
     assert (lead.email, lead.name, lead.company, lead.notes) == ("ana@example.com", "Ana Pérez", "Kite", "Need 5 seats")
     assert lead.owner in (rep, teammate) and lead.team == webform.team
     assert lead.source == webform.source
@@ -100,7 +113,9 @@ def test_a_token_of_another_form_is_not_accepted(client, webform, team):
 def test_a_double_post_makes_one_lead(client, webform):
     token = _token(webform)
     first = _post(client, webform, token=token)
-    second = _post(client, webform, token=token)
+    _drain()
+    second = _post(client, webform, token=token)  # after its lead was made, too
+    _drain()
     assert first["Location"] == second["Location"] == _thanks(webform)
     assert Lead.objects.count() == 1 and WebFormSubmission.objects.count() == 1
 
@@ -108,10 +123,12 @@ def test_a_double_post_makes_one_lead(client, webform):
 def test_the_same_message_again_within_the_window_makes_one_lead(client, webform, settings):
     _post(client, webform)
     _post(client, webform)  # another token: the page was opened twice
+    assert _drain() == 1
     assert Lead.objects.count() == 1 and WebFormSubmission.objects.count() == 1
     assert not Activity.objects.exists()
     settings.WEBFORM_IDEMPOTENCY_SECONDS = 0
     _post(client, webform)
+    assert _drain() == 1
     assert Lead.objects.count() == 1  # after the window: the same person again is a new inquiry
     assert Activity.objects.filter(kind=Activity.Kind.NOTE).count() == 1
 
@@ -123,7 +140,7 @@ def test_the_rate_limit_answers_429(client, webform, settings):
     response = _post(client, webform, {"email": "p4@example.com"})
     assert response.status_code == 429
     assert int(response["Retry-After"]) > 0
-    assert Lead.objects.count() == 3
+    assert WebFormSubmission.objects.count() == 3
     # Another address is not limited.
     assert _post(client, webform, {"email": "p5@example.com"}, REMOTE_ADDR="10.1.2.3").status_code == 302
 
@@ -144,7 +161,7 @@ def test_an_oversized_post_is_refused_with_413(client, webform, settings):
     settings.WEBFORM_MAX_BYTES = 2000
     response = _post(client, webform, {"message": "x" * 3000})
     assert response.status_code == 413
-    assert not Lead.objects.exists()
+    assert not WebFormSubmission.objects.exists()
 
 
 def test_invalid_fields_are_shown_and_nothing_is_saved(client, webform):
@@ -153,7 +170,7 @@ def test_invalid_fields_are_shown_and_nothing_is_saved(client, webform):
     assert set(response.context["form"].errors) == {"email", "name"}
     response = _post(client, webform, {"email": "ok@example.com", "phone": "12"})
     assert response.status_code == 400 and "phone" in response.context["form"].errors
-    assert not Lead.objects.exists()
+    assert not WebFormSubmission.objects.exists()
 
 
 def test_no_response_tells_an_outsider_whether_an_email_is_known(client, webform, rep, team, source):
@@ -166,6 +183,7 @@ def test_no_response_tells_an_outsider_whether_an_email_is_known(client, webform
     known = visible(_post(client, webform, {"email": "KNOWN@example.com"}))
     unknown = visible(_post(client, webform, {"email": "new-person@example.com"}))
     assert known == unknown
+    assert _drain() == 2
     assert Lead.objects.count() == 2  # the known one got a new inquiry instead
     assert Activity.objects.filter(kind=Activity.Kind.NOTE).count() == 1
 
@@ -200,26 +218,35 @@ def test_a_form_without_confirmation_sends_none(client, webform, eager_celery, d
 def test_while_redis_is_down_the_lead_is_saved_and_the_emails_follow_later(
     client, webform, broker_down, settings, django_capture_on_commit_callbacks
 ):
-    """Broker and cache both unreachable (closed ports): the lead is saved; the confirmation
-    and the owner's notice stay pending and the periodic catch-ups send them once."""
+    """Broker and cache both unreachable (closed ports): the submission is saved and no drain
+    could be asked for; the beat's catch-up makes the lead (received when it was posted), then
+    the confirmation and the owner's notice are sent once."""
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:6399/5"}
     }
-    with django_capture_on_commit_callbacks(execute=True):
-        response = _post(client, webform)
+    with time_machine.travel("2026-03-02 10:00:00+00:00", tick=False):
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            response = _post(client, webform)
+    assert len(callbacks) == 1  # the drain trigger, which failed (logged)
     assert response.status_code == 302 and response["Location"] == _thanks(webform)
-    lead = Lead.objects.get()
-    assert lead.owner is not None
     sub = WebFormSubmission.objects.get()
-    assert sub.confirmation == WebFormSubmission.Confirmation.PENDING
-    assert OwnerNotice.objects.get().sent_at is None
+    assert sub.state == WebFormSubmission.State.PENDING and sub.confirmation == WebFormSubmission.Confirmation.PENDING
+    assert not Lead.objects.exists() and not OwnerNotice.objects.exists()
     assert mail.outbox == []
+    # Nothing sends a confirmation for a lead not made yet.
+    assert services.webform_confirmations_catch_up() == 0
 
-    # Redis is back: beat runs the catch-ups (here called as the worker would).
+    # Redis is back: beat runs the catch-ups (here called as the worker would), a minute later.
     from intake.tasks import intake_catch_up
     from leads.tasks import owner_notices_catch_up_task
 
-    assert intake_catch_up()["confirmations_sent"] == 1
+    with time_machine.travel("2026-03-02 10:01:00+00:00", tick=False):
+        caught_up = intake_catch_up()
+    assert caught_up["submissions_processed"] == 1 and caught_up["confirmations_sent"] == 1
+    lead = Lead.objects.get()
+    assert lead.owner is not None
+    assert lead.received_at == sub.submitted_at == datetime(2026, 3, 2, 10, tzinfo=UTC)
+    assert lead.sla.started_at == lead.received_at
     assert owner_notices_catch_up_task() == 1
     assert intake_catch_up()["confirmations_sent"] == 0 and owner_notices_catch_up_task() == 0
     assert sorted(m.to[0] for m in mail.outbox) == sorted(["ana@example.com", lead.owner.email])
@@ -230,6 +257,7 @@ def test_a_confirmation_is_sent_once_even_if_task_and_catch_up_race(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         _post(client, webform)
+    _drain()  # its task could not be queued either: the catch-up and a late task race
     sub = WebFormSubmission.objects.get()
     assert services.webform_confirmation_send(submission_id=sub.pk) is True
     assert services.webform_confirmation_send(submission_id=sub.pk) is False
@@ -243,6 +271,7 @@ def test_one_address_gets_at_most_one_confirmation_per_interval(
     for message in ["one", "two", "three"]:
         with django_capture_on_commit_callbacks(execute=True):
             _post(client, webform, {"message": message})
+    _drain()
     assert services.webform_confirmations_catch_up() == 1
     assert WebFormSubmission.objects.filter(confirmation="skipped").count() == 2
 
@@ -258,7 +287,7 @@ def test_an_embedded_post_with_a_token_from_the_script_works(client, webform):
     token = client.get(reverse("intake:public_token", args=[webform.slug])).json()["token"]
     with time_machine.travel(time.time() + 5):
         response = _post(client, webform, token=token, HTTP_ORIGIN="https://www.customer.example")
-    assert response.status_code == 302 and Lead.objects.count() == 1
+    assert response.status_code == 302 and _drain() == 1 and Lead.objects.count() == 1
 
 
 def test_the_admin_shows_the_public_link_and_the_embed_snippet(client, admin_user, webform):
@@ -309,4 +338,20 @@ def test_a_double_click_at_the_same_instant_makes_one_lead(committed_db, webform
     for t in threads:
         t.join()
     assert len(set(submissions)) == 1 and len(submissions) == 3
+    assert _drain() == 1
     assert Lead.objects.count() == 1 and WebFormSubmission.objects.count() == 1
+
+
+def test_the_public_post_runs_a_fixed_handful_of_queries(client, webform, django_assert_num_queries):
+    """Accept, then process: the form, the idempotency locks and look-up, the insert. Nothing of
+    the lead's (dedupe, assignment, clock, follow-ups, notices) runs while the person waits."""
+    from django.db import connection
+
+    token = _token(webform)
+    # The form; the token and content locks (PostgreSQL only: SQLite's writers are serialised
+    # anyway); the earlier post by token or content; the insert. Plus the savepoint and its
+    # release around webform_submit here (in production BEGIN and COMMIT, not counted).
+    with django_assert_num_queries(6 if connection.vendor == "postgresql" else 5):
+        response = _post(client, webform, token=token)
+    assert response.status_code == 302
+    assert WebFormSubmission.objects.get().state == WebFormSubmission.State.PENDING

@@ -1,0 +1,174 @@
+"""leadflow.formrender writes the very HTML of crispy's bootstrap5 field template and of Django's
+widget templates: compared here byte for byte with the templates themselves, field by field."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from crispy_forms.templatetags.crispy_forms_filters import as_crispy_field
+from django import forms
+from django.forms.renderers import DjangoTemplates
+from django.template import Context, Template
+from django.utils.safestring import mark_safe
+
+from leadflow.formrender import WidgetRenderer, _is_ours, crispy_field
+from leads.forms import ActivityForm
+from qualification.forms import DiscoveryCallForm, DisqualifyForm, NurtureForm
+from qualification.models import DisqualificationReason
+from tests.factories import make_call
+
+
+class Everything(forms.Form):
+    """Widgets and states our own forms do not all have: groups, numbers, safe values, no label."""
+
+    required_css_class = "req"
+    error_css_class = "err"
+
+    title = forms.CharField(max_length=20, help_text="<em>Safe</em> help", initial=mark_safe("<b>already safe</b>"))
+    email = forms.EmailField(
+        required=False, label="E-mail & co", widget=forms.EmailInput(attrs={"placeholder": '"quoted"'})
+    )
+    count = forms.IntegerField(min_value=0, initial=12000, localize=True)
+    ratio = forms.DecimalField(required=False, initial="1.50")
+    grouped = forms.ChoiceField(
+        choices=[("", "—"), ("Europe", [("fr", "France"), ("de", "Germany")]), ("us", "USA <&>")], required=False
+    )
+    numbers = forms.TypedChoiceField(choices=[(1, "One"), (2, "Two")], coerce=int, initial=2)
+    several = forms.MultipleChoiceField(choices=[("a", "A"), ("b", "B")], initial=["b"], required=False)
+    when = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date", "disabled": True}))
+    radios = forms.ChoiceField(
+        choices=[("x", "X"), ("Group", [("y", "Y"), ("z", "Z")])], widget=forms.RadioSelect, required=False
+    )
+    unlabelled = forms.CharField(label="", required=False, widget=forms.Textarea(attrs={"rows": 2, "autofocus": True}))
+    secret = forms.CharField(widget=forms.PasswordInput(render_value=True), initial="s3cret", required=False)
+    # Not ours: crispy draws them (and our filter hands them over).
+    agree = forms.BooleanField(required=False)
+    hidden = forms.CharField(widget=forms.HiddenInput, initial="h")
+    upload = forms.FileField(required=False)
+    ticks = forms.MultipleChoiceField(choices=[("a", "A")], widget=forms.CheckboxSelectMultiple, required=False)
+    split = forms.SplitDateTimeField(required=False)
+
+
+BAD_EVERYTHING = {
+    "title": "x" * 30,
+    "email": "not <an> email",
+    "count": "-4",
+    "ratio": "abc",
+    "grouped": "zz",
+    "numbers": "3",
+    "several": ["c"],
+    "radios": "q",
+    "agree": "on",
+    "split_0": "bad",
+}
+
+
+def _forms(db_reasons=None):
+    """(name, factory) pairs: each factory gives a fresh form, so both renderings start equal."""
+
+    def bound(cls, data, **kw):
+        def make():
+            form = cls(data, **kw)
+            form.is_valid()
+            return form
+
+        return make
+
+    out = [
+        ("everything", lambda: Everything()),
+        ("everything, errors", bound(Everything, BAD_EVERYTHING)),
+        ("everything, no ids", lambda: Everything(auto_id=False)),
+        ("call, first", lambda: DiscoveryCallForm(previous=None)),
+        (
+            "call, errors",
+            bound(
+                DiscoveryCallForm,
+                {
+                    "budget_status": "bogus",
+                    "problem_confirmed": "maybe",
+                    "held_at": "x",
+                    "problem": "a<b>&'\"",
+                    "budget_currency": "XXX",
+                    "duration_minutes": "-3",
+                    "next_step": "x" * 600,
+                },
+                previous=None,
+            ),
+        ),
+        ("activity", lambda: ActivityForm()),
+        ("activity, errors", bound(ActivityForm, {"kind": "zzz", "outcome": "", "occurred_at": "2020-01-01T10:00"})),
+        ("nurture", lambda: NurtureForm()),
+        ("nurture, errors", bound(NurtureForm, {"until": "nope", "reason": "<b>"})),
+    ]
+    if db_reasons is not None:
+        out += [
+            ("disqualify", lambda: DisqualifyForm(reasons=db_reasons)),
+            ("disqualify, errors", bound(DisqualifyForm, {"disqualify-reason": "999999"}, reasons=db_reasons)),
+        ]
+    return out
+
+
+def _assert_crispy_same(name, make):
+    crispy_form, our_form = make(), make()
+    for field in crispy_form.fields:
+        expected = str(as_crispy_field(crispy_form[field]))
+        got = str(crispy_field(our_form[field]))
+        assert got == expected, f"{name}: field {field!r} differs"
+
+
+@pytest.mark.parametrize(("name", "make"), _forms())
+def test_a_field_is_drawn_as_crispy_draws_it(name, make):
+    _assert_crispy_same(name, make)
+
+
+@pytest.mark.django_db
+def test_the_disqualify_form_and_a_call_carried_over_are_drawn_as_crispy_draws_them(lead, rep):
+    reasons = DisqualificationReason.objects.all()
+    for name, make in _forms(reasons)[-2:]:
+        _assert_crispy_same(name, make)
+    previous = make_call(
+        lead=lead,
+        by=rep,
+        problem="Sticky <notes>",
+        budget_status="amount",
+        budget_amount=Decimal("1200.00"),
+        budget_currency="EUR",
+    )
+    _assert_crispy_same("call, carried over", lambda: DiscoveryCallForm(previous=previous))
+
+
+def test_it_draws_itself_only_what_it_knows():
+    form = Everything()
+    ours = {name for name in form.fields if _is_ours(form[name])}
+    assert ours == {
+        "title",
+        "email",
+        "count",
+        "ratio",
+        "grouped",
+        "numbers",
+        "several",
+        "when",
+        "radios",
+        "unlabelled",
+        "secret",
+    }
+
+
+@pytest.mark.parametrize(("name", "make"), _forms())
+def test_every_widget_is_written_as_its_template_writes_it(name, make):
+    templates, python = make(), make()
+    templates.renderer, python.renderer = DjangoTemplates(), WidgetRenderer()
+    for field in templates.fields:
+        assert str(python[field]) == str(templates[field]), f"{name}: widget of {field!r} differs"
+
+
+def test_it_is_the_renderer_of_every_form(settings):
+    assert settings.FORM_RENDERER == "leadflow.formrender.WidgetRenderer"
+    assert isinstance(Everything().renderer, WidgetRenderer)
+
+
+def test_the_filter_is_the_templates_way_in():
+    html = Template("{% load leads_extras %}{{ form.title|as_field }}").render(Context({"form": Everything()}))
+    assert html == str(as_crispy_field(Everything()["title"]))
