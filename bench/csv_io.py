@@ -6,10 +6,15 @@
 
 With --database-url the database must be a scratch one: the script migrates it and adds its
 own users, team, source and leads (names start with "bench-"), and deletes those leads after.
+It may be a copy of a seeded benchmark database (`make bench` imports into both an empty one
+and such a copy: dedupe lookups and index depth are a populated database's).
 
 Each step runs twice: once timed (rows/s) and once under tracemalloc (peak Python memory),
-because tracing slows Python down several times. Results are printed and written as JSON to
-bench/results/csv_io-<database>-<rows>.json.
+because tracing slows Python down several times. The timed import also reports CPU time per
+row (steadier than rows/s on a shared machine): the whole process, its main thread (the import
+cleans the next batch on a second thread while the database writes), and the PostgreSQL
+backend serving it (read from /proc when the server runs on this machine). Results are printed
+and written as JSON to bench/results/csv_io-<database>-<rows>[-<label>].json.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--bad-every", type=int, default=10, help="every n-th row is invalid (0: none)")
     parser.add_argument("--database-url", default="", help="a scratch PostgreSQL database (default: temporary SQLite)")
+    parser.add_argument("--label", default="", help="added to the results file's name")
     args = parser.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="leadflow-bench-")
@@ -65,11 +71,30 @@ def main() -> None:
     result["database"] = connection.vendor
     result["python"] = platform.python_version()
     result["machine"] = f"{platform.machine()}, {os.cpu_count()} cores"
-    out = ROOT / "bench" / "results" / f"csv_io-{connection.vendor}-{args.rows}.json"
+    out = _results_path(connection.vendor, args.rows, args.label)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     print(f"written to {out.relative_to(ROOT)}")
+
+
+def _results_path(vendor: str, rows: int, label: str) -> Path:
+    return ROOT / "bench" / "results" / f"csv_io-{vendor}-{rows}{f'-{label}' if label else ''}.json"
+
+
+def _backend_cpu_seconds():
+    """CPU seconds the PostgreSQL backend of our connection has used so far (None if its
+    process is not readable here: another machine or another user)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    connection.ensure_connection()
+    try:
+        with open(f"/proc/{connection.connection.get_backend_pid()}/schedstat") as f:
+            return int(f.read().split()[0]) / 1e9
+    except OSError:
+        return None
 
 
 def _make_csv(rows: int, bad_every: int, tag: str) -> bytes:
@@ -141,7 +166,12 @@ def measure(rows: int, bad_every: int) -> dict:
     size = len(_make_csv(rows, bad_every, "size"))
     # Timed: the background run only (the upload check is a separate, streaming pass).
     job = prepare(f"t{time.time_ns()}")
+    cpu, main_cpu, db_cpu = time.process_time(), time.thread_time(), _backend_cpu_seconds()
     seconds, job = _measure(lambda: run_import(job))
+    cpu, main_cpu = time.process_time() - cpu, time.thread_time() - main_cpu
+    if job.status != ImportJob.Status.DONE or job.rows_processed != rows:
+        raise SystemExit(f"the import did not finish: {job.status}, {job.rows_processed} rows, {job.error_message}")
+    db_cpu = None if db_cpu is None else _backend_cpu_seconds() - db_cpu
     # Traced: a second run on a fresh file, the file itself made before tracing starts.
     traced = prepare(f"m{time.time_ns()}")
     tracemalloc.start()
@@ -173,6 +203,10 @@ def measure(rows: int, bad_every: int) -> dict:
             "created": job.rows_created + job.rows_flagged,
             "rejected": job.rows_rejected,
             "peak_python_memory_mb": round(import_peak / 1e6, 2),
+            "python_cpu_us_per_row": round(cpu / rows * 1e6),
+            "main_thread_cpu_us_per_row": round(main_cpu / rows * 1e6),
+            "database_cpu_us_per_row": None if db_cpu is None else round(db_cpu / rows * 1e6),
+            "load_average": round(os.getloadavg()[0], 2),
         },
         "export": {
             "rows": exported,
@@ -191,38 +225,73 @@ def run(db_url: str, n_leads: int) -> dict:
     from bench import report, seed
 
     rows = int(os.environ.get("BENCH_CSV_ROWS", "50000"))
-    scratch = db_url.rsplit("/", 1)[0] + f"/{seed.database_name(db_url)}_csv"
-    _psql_admin(db_url, f'DROP DATABASE IF EXISTS "{seed.database_name(scratch)}"')
-    _psql_admin(db_url, f'CREATE DATABASE "{seed.database_name(scratch)}"')
-    try:
-        subprocess.run(
-            [sys.executable, str(Path(__file__)), "--rows", str(rows), "--database-url", scratch],
-            check=True,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
+    template = seed.database_name(db_url)
+    runs = {}
+    for label in ("empty", "populated"):
+        scratch_name = f"{template}_csv"
+        scratch = db_url.rsplit("/", 1)[0] + f"/{scratch_name}"
+        if label == "empty":
+            _psql_admin(db_url, f'DROP DATABASE IF EXISTS "{scratch_name}" WITH (FORCE)')
+            _psql_admin(db_url, f'CREATE DATABASE "{scratch_name}"')
+        else:
+            from bench.intake import _create_scratch  # here: bench.intake imports this module
+
+            if not _create_scratch(db_url, template, scratch_name):
+                label = "empty-again (the benchmark database was in use, no copy)"
+        try:
+            subprocess.run(
+                [
+                    sys.executable,
+                    str(Path(__file__)),
+                    "--rows",
+                    str(rows),
+                    "--database-url",
+                    scratch,
+                    "--label",
+                    label.split()[0],
+                ],
+                check=True,
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+            )
+        finally:
+            _psql_admin(db_url, f'DROP DATABASE IF EXISTS "{scratch_name}" WITH (FORCE)')
+        runs[label] = json.loads(_results_path("postgresql", rows, label.split()[0]).read_text())
+
+    def cpu(imp: dict) -> str:
+        db = imp["database_cpu_us_per_row"]
+        return f"{imp['python_cpu_us_per_row']} / {imp['main_thread_cpu_us_per_row']} / {'–' if db is None else db}"
+
+    lines = [
+        f"{rows:,} rows, every 10th invalid, imported into an empty scratch database and into a copy of the "
+        f"benchmark database ({n_leads:,} leads; its dedupe lookups and index depth) (PostgreSQL). CPU µs per "
+        "row: the Python process / its main thread (the next batch is cleaned on a second thread) / the "
+        "PostgreSQL backend.",
+        "",
+        "| step | database | rows/s | seconds | CPU µs/row (Python / main thread / PostgreSQL) | peak Python memory MB |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, data in runs.items():
+        imp = data["import"]
+        lines.append(
+            f"| import (stream, validate, dedupe, assign, bulk insert with SLA clocks and six follow-ups per lead) "
+            f"| {label} | {imp['rows_per_second']:,} | {imp['seconds']} | {cpu(imp)} | {imp['peak_python_memory_mb']} |"
         )
-    finally:
-        _psql_admin(db_url, f'DROP DATABASE IF EXISTS "{seed.database_name(scratch)}"')
-    data = json.loads((ROOT / "bench" / "results" / f"csv_io-postgresql-{rows}.json").read_text())
-    imp, exp = data["import"], data["export"]
-    markdown = "\n".join(
-        [
-            f"{rows:,} rows, every 10th invalid, on an empty scratch database (PostgreSQL).",
-            "",
-            "| step | rows/s | seconds | peak Python memory MB |",
-            "|---|---|---|---|",
-            f"| import (stream, validate, dedupe, assign, bulk insert with SLA clocks and six follow-ups per lead) | {imp['rows_per_second']:,} | {imp['seconds']} | {imp['peak_python_memory_mb']} |",
-            f"| export | {exp['rows_per_second']:,} | {exp['seconds']} | {exp['peak_python_memory_mb']} |",
-        ]
+    exp = runs["empty"]["export"]
+    lines.append(
+        f"| export | empty | {exp['rows_per_second']:,} | {exp['seconds']} | | {exp['peak_python_memory_mb']} |"
     )
+    # The target is judged on the populated copy: a real import goes into a database that has leads.
+    judged_label = list(runs)[-1]
+    judged = runs[judged_label]["import"]["rows_per_second"]
     return {
-        "markdown": markdown,
+        "markdown": "\n".join(lines),
         "checks": [
             report.check(
-                "CSV import", imp["rows_per_second"], "≥ 5,000 rows/s", imp["rows_per_second"] >= 5000, " rows/s"
+                f"CSV import ({judged_label.split()[0]} database)", judged, "≥ 5,000 rows/s", judged >= 5000, " rows/s"
             )
         ],
-        "data": data,
+        "data": runs,
     }
 
 

@@ -10,6 +10,7 @@ import hashlib
 import logging
 import secrets
 import time
+from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,6 +26,7 @@ from django.template import Context, Template
 from django.utils import timezone
 
 from accounts.models import Team, User
+from leadflow.ahead import Ahead
 from leadflow.bulk import update_objects
 from leadflow.locks import xact_locks
 from leadflow.queue import debounce_reset, enqueue_on_commit, enqueue_on_commit_debounced
@@ -521,27 +523,46 @@ def _count(counts: dict, owner_id: int | None, key: str) -> None:
     entry[key] = entry.get(key, 0) + 1
 
 
-def _run_batch(job: ImportJob, batch: list[tuple[int, list[str]]], context: str) -> None:
-    """Import one batch and move the job's counters in the same transaction.
+Batch = list[tuple[int, list[str]]]  # (row number, cells)
+
+
+def _cleaned_batches(
+    raw, *, encoding: str, delimiter: str, mapping: dict[str, str], skip: int, batch_size: int
+) -> Iterator[tuple[Batch, list]]:
+    """The file's rows after the first `skip`, in batches, each with its rows cleaned
+    (lead_services.intake_clean_many). No database: import_job_run runs this on a thread."""
+    with closing(csvio.iter_rows(raw, encoding=encoding, delimiter=delimiter, skip=skip)) as rows:
+        batch: Batch = []
+        for item in rows:
+            batch.append(item)
+            if len(batch) >= batch_size:
+                yield batch, lead_services.intake_clean_many([import_row_data(cells, mapping) for _, cells in batch])
+                batch = []
+        if batch:
+            yield batch, lead_services.intake_clean_many([import_row_data(cells, mapping) for _, cells in batch])
+
+
+def _run_batch(job: ImportJob, batch: Batch, cleaned: list, context: str) -> None:
+    """Import one batch (its rows cleaned by _cleaned_batches) and move the job's counters in
+    the same transaction.
 
     A database error in the bulk path (not a bad row: those are caught before writing) makes
     the batch go again row by row, each in its own savepoint, so one row never stops the others.
     """
-    rows = [import_row_data(cells, job.mapping) for _, cells in batch]
     kwargs = dict(
         channel=Channel.IMPORT, source=job.source, team=job.team, by=job.created_by, owner=job.owner, context=context
     )
     with transaction.atomic():
         try:
             with transaction.atomic():
-                results = lead_services.lead_intake_many(rows=rows, **kwargs)
+                results = lead_services.lead_intake_many_cleaned(cleaned=cleaned, **kwargs)
         except (DatabaseError, IntegrityError):
             logger.warning("import %s: batch failed, retrying row by row", job.pk, exc_info=True)
             results = []
-            for row in rows:
+            for row in cleaned:
                 try:
                     with transaction.atomic():
-                        results.extend(lead_services.lead_intake_many(rows=[row], **kwargs))
+                        results.extend(lead_services.lead_intake_many_cleaned(cleaned=[row], **kwargs))
                 except (DatabaseError, IntegrityError) as e:
                     results.append(ValidationError({"__all__": f"could not be saved ({type(e).__name__})."}))
         errors, created, attached, flagged = [], 0, 0, 0
@@ -588,23 +609,26 @@ def import_job_run(*, job_id: int, budget_seconds: float | None = None, batch_si
         ImportJob.objects.filter(pk=job.pk).update(started_at=timezone.now())
     context = f"import of {job.original_name}"
     try:
+        # The next batch is read and cleaned on a thread while this one is written (leadflow.ahead).
         with (
             job.file.open("rb") as f,
-            closing(
-                csvio.iter_rows(f.file, encoding=job.encoding, delimiter=job.delimiter, skip=job.rows_processed)
-            ) as it,
+            Ahead(
+                _cleaned_batches(
+                    f.file,
+                    encoding=job.encoding,
+                    delimiter=job.delimiter,
+                    mapping=job.mapping,
+                    skip=job.rows_processed,
+                    batch_size=batch_size,
+                )
+            ) as batches,
         ):
-            batch: list[tuple[int, list[str]]] = []
-            for item in it:
-                batch.append(item)
-                if len(batch) >= batch_size:
-                    _run_batch(job, batch, context)
-                    batch = []
-                    if budget_seconds is not None and time.monotonic() - start > budget_seconds:
-                        ImportJob.objects.filter(pk=job.pk).update(claimed_until=None)
-                        return False
-            if batch:
-                _run_batch(job, batch, context)
+            for batch, cleaned in batches:
+                _run_batch(job, batch, cleaned, context)
+                last = len(batch) < batch_size
+                if not last and budget_seconds is not None and time.monotonic() - start > budget_seconds:
+                    ImportJob.objects.filter(pk=job.pk).update(claimed_until=None)
+                    return False
     except Exception as e:
         logger.exception("import %s failed", job.pk)
         ImportJob.objects.filter(pk=job.pk).update(

@@ -243,6 +243,27 @@ def test_a_running_import_is_not_run_twice(manager, team, source):
     assert not Lead.objects.exists()
 
 
+def test_a_file_that_cannot_be_read_to_the_end_fails_the_job_and_keeps_the_batches_before(
+    manager, team, source, settings
+):
+    """The file is read and cleaned on a thread (leadflow.ahead): an error there stops the job
+    as an error in the loop would, after the batches read before it were committed."""
+    rows = [HEADER] + [[f"P{i}", f"p{i}@example.com", "", ""] for i in range(600)]
+    job = _job(manager, team, source, _csv(rows))
+    services.import_job_start(job=job, mapping=job.mapping)
+    # The stored file goes bad after it was checked (a disk or a copy that broke): its tail is no
+    # longer UTF-8.
+    path = job.file.path
+    with open(path, "ab") as f:
+        f.write(b"Broken \xff\xfe,broken@example.com,,\r\n")
+    assert services.import_job_run(job_id=job.pk, batch_size=10) is True
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.FAILED
+    assert "decode" in job.error_message
+    assert 0 < job.rows_processed < 600 and job.rows_processed % 10 == 0
+    assert Lead.objects.count() == job.rows_created == job.rows_processed
+
+
 def test_a_database_error_in_a_batch_is_retried_row_by_row(manager, team, source, monkeypatch):
     """Fault injection: the bulk write of a batch fails (as a database error would) when it
     contains the row named Boom; the other rows of that batch are still imported."""
@@ -250,14 +271,14 @@ def test_a_database_error_in_a_batch_is_retried_row_by_row(manager, team, source
 
     from leads import services as lead_services
 
-    real = lead_services.lead_intake_many
+    real = lead_services.lead_intake_many_cleaned
 
-    def flaky(*, rows, **kwargs):
-        if any(r.get("name") == "Boom" for r in rows):
+    def flaky(*, cleaned, **kwargs):
+        if any(isinstance(r, dict) and r.get("name") == "Boom" for r in cleaned):
             raise IntegrityError("simulated")
-        return real(rows=rows, **kwargs)
+        return real(cleaned=cleaned, **kwargs)
 
-    monkeypatch.setattr(lead_services, "lead_intake_many", flaky)
+    monkeypatch.setattr(lead_services, "lead_intake_many_cleaned", flaky)
     job = _job(
         manager,
         team,
