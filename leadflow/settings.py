@@ -112,6 +112,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "followups.context_processors.followups",
+                "leadflow.context_processors.layout",
             ],
         },
     },
