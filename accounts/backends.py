@@ -6,8 +6,7 @@ from django.contrib.auth.models import Group, Permission
 from django.db.models import CharField, QuerySet, Value
 
 from leadflow import precompiled
-
-MAX_ID = 2**63 - 1  # a bigint: a larger id is nobody (and no value for the database)
+from leadflow.precompiled import MAX_ID
 
 
 class AccessBackend(ModelBackend):

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from leadflow.precompiled import MAX_ID
 from leads.models import Activity, Lead, LeadSource, StageChange
 from leads.selectors import STAGE_FILTER_ALL, STAGE_FILTER_OPEN
 from qualification.models import DisqualificationReason
-
-MAX_ID = 2**63 - 1
 
 
 class StageChangeSerializer(serializers.ModelSerializer):

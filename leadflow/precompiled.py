@@ -27,6 +27,9 @@ from datetime import UTC, datetime, timedelta
 from django.db import connections
 from django.db.models import QuerySet
 
+# The largest id (a bigint). An id from a URL, a session or a query string above it is no row,
+# and a value the database refuses: callers answer "not found" before asking.
+MAX_ID = 2**63 - 1
 MAX_SHAPES = 256  # shapes are few (a page's filters, not their values); a bound all the same
 
 _UNPROVEN = object()  # a key whose SQL is compiled every time

@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from leadflow import precompiled
+from leadflow.precompiled import MAX_ID
 from qualification.models import CriteriaVersion
 
 from .models import (
@@ -783,9 +784,6 @@ def lead_referrals(rows: list[dict] | None) -> list[Lead]:
     """The referred leads from lead_referrals_column's list, by name (what the page shows of them)."""
     leads = [Lead(id=r["id"], name=r["name"], stage=r["stage"]) for r in rows or []]
     return sorted(leads, key=lambda lead: (lead.name, lead.pk))
-
-
-MAX_ID = 2**63 - 1  # a bigint: a larger id (from a URL) is no row, and no value for the database
 
 
 def lead_visible(
