@@ -20,7 +20,7 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.mail import EmailMessage
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.template import Context, Template
 from django.utils import timezone
@@ -261,30 +261,45 @@ def _drain_batch(batch_size: int) -> int:
     return len(subs)
 
 
+def _intake_or_row_by_row(
+    *, cleaned: list, received_times: list[datetime] | None = None, what: str, **kwargs
+) -> list[lead_services.IntakeResult | ValidationError]:
+    """lead_intake_many_cleaned for a batch (the web form's drain, a CSV import's batch), in a
+    savepoint. A database error there (not a bad row: those come back as ValidationErrors) makes
+    the batch go again row by row, each in its own savepoint, so one row never stops the others;
+    a row the database still refuses gets a ValidationError saying so. A ValidationError the
+    batch raises as a whole (the source or owner refused) is the caller's."""
+    try:
+        with transaction.atomic():
+            return lead_services.lead_intake_many_cleaned(cleaned=cleaned, received_times=received_times, **kwargs)
+    except DatabaseError:
+        logger.warning("%s: batch failed, retrying row by row", what, exc_info=True)
+    results: list[lead_services.IntakeResult | ValidationError] = []
+    for i, row in enumerate(cleaned):
+        at = None if received_times is None else [received_times[i]]
+        try:
+            with transaction.atomic():
+                results.extend(lead_services.lead_intake_many_cleaned(cleaned=[row], received_times=at, **kwargs))
+        except DatabaseError as e:
+            logger.warning("%s: a row could not be saved", what, exc_info=True)
+            results.append(ValidationError({"__all__": f"could not be saved ({type(e).__name__})."}))
+    return results
+
+
 def _drain_form(form: WebForm, subs: list[WebFormSubmission], now: datetime) -> None:
     """One form's share of a batch: make the leads, record each submission's result on it."""
     context = f"web form “{form.title}”"
     kwargs = dict(channel=Channel.WEB, source=form.source, team=form.team, by=None, context=context)
-    rows = [s.data for s in subs]
-    times = [s.submitted_at for s in subs]
     try:
-        with transaction.atomic():
-            results = lead_services.lead_intake_many(rows=rows, received_times=times, **kwargs)
+        results = _intake_or_row_by_row(
+            cleaned=lead_services.intake_clean_many([s.data for s in subs]),
+            received_times=[s.submitted_at for s in subs],
+            what=f"web form {form.slug}",
+            **kwargs,
+        )
     except ValidationError as e:
         # The form's own setting refused the whole batch (its source was retired meanwhile).
         results = [e] * len(subs)
-    except DatabaseError:
-        logger.warning("web form %s: batch failed, retrying row by row", form.slug, exc_info=True)
-        results = []
-        for row, at in zip(rows, times, strict=True):
-            try:
-                with transaction.atomic():
-                    results.extend(lead_services.lead_intake_many(rows=[row], received_times=[at], **kwargs))
-            except ValidationError as e:
-                results.append(e)
-            except DatabaseError as e:
-                logger.exception("web form %s: a submission could not be saved", form.slug)
-                results.append(ValidationError({"__all__": f"could not be saved ({type(e).__name__})."}))
     for sub, result in zip(subs, results, strict=True):
         sub.processed_at = now
         if isinstance(result, ValidationError):
@@ -546,25 +561,13 @@ def _run_batch(job: ImportJob, batch: Batch, cleaned: list, context: str) -> Non
     """Import one batch (its rows cleaned by _cleaned_batches) and move the job's counters in
     the same transaction.
 
-    A database error in the bulk path (not a bad row: those are caught before writing) makes
-    the batch go again row by row, each in its own savepoint, so one row never stops the others.
+    A database error in the bulk path goes again row by row (_intake_or_row_by_row).
     """
     kwargs = dict(
         channel=Channel.IMPORT, source=job.source, team=job.team, by=job.created_by, owner=job.owner, context=context
     )
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                results = lead_services.lead_intake_many_cleaned(cleaned=cleaned, **kwargs)
-        except (DatabaseError, IntegrityError):
-            logger.warning("import %s: batch failed, retrying row by row", job.pk, exc_info=True)
-            results = []
-            for row in cleaned:
-                try:
-                    with transaction.atomic():
-                        results.extend(lead_services.lead_intake_many_cleaned(cleaned=[row], **kwargs))
-                except (DatabaseError, IntegrityError) as e:
-                    results.append(ValidationError({"__all__": f"could not be saved ({type(e).__name__})."}))
+        results = _intake_or_row_by_row(cleaned=cleaned, what=f"import {job.pk}", **kwargs)
         errors, created, attached, flagged = [], 0, 0, 0
         counts = dict(job.notify_counts)
         for (row_number, cells), result in zip(batch, results, strict=True):

@@ -26,11 +26,13 @@ from .forms import (
 )
 from .models import DisqualificationReason
 
+# What these pages show of a lead besides itself.
+LEAD_RELATED = ("source", "owner", "team")
 
-def _get_lead_for_user(request: HttpRequest, pk: int, **annotations) -> Lead:
+
+def _get_lead_for_user(request: HttpRequest, pk: int) -> Lead:
     """The lead if the user may see (and so work on) it; 404 otherwise, so nothing leaks."""
-    q = Lead.objects.visible_to(request.user).select_related("source", "owner", "team").annotate(**annotations)
-    return get_object_or_404(q, pk=pk)
+    return get_object_or_404(Lead.objects.visible_to(request.user).select_related(*LEAD_RELATED), pk=pk)
 
 
 def _require_perm(request: HttpRequest, perm: str) -> None:
@@ -53,7 +55,7 @@ def call_new(request: HttpRequest, pk: int) -> HttpResponse:
         key="qualification.call",
         user=request.user,
         pk=pk,
-        related=("source", "owner", "team"),
+        related=LEAD_RELATED,
         columns=lambda: {"current_criteria_id": selectors.criteria_current_id()},
     )
     if lead is None:
