@@ -655,13 +655,13 @@ def dashboard_build(
     cooling = dashboard_cooling(
         user=user, filters=filters, team_ids=team_ids, now=now, cooling_days=cooling_days, cold_days=cold_days
     )
-    scoped_open = _scoped_leads(user=user, filters=filters, team_ids=team_ids).filter(stage__in=Lead.OPEN_STAGES)
+    scoped = _scoped_leads(user=user, filters=filters, team_ids=team_ids)
 
     # 12–18. Follow-up discipline and qualification, over the scoped leads (no cohort: the range
     # picks the follow-ups due, the calls held and the overrides made in it).
     scope = _scope_q(user=user, filters=filters, team_ids=team_ids, prefix="lead__")
     window = DrillWindow(since=filters.start, until=filters.end, now=now, grace=timedelta(hours=escalation_hours))
-    discipline, discipline_total = _discipline(scoped_open, scope, filters, window)
+    discipline, discipline_total = _discipline(scoped, scope, filters, window)
     qualification = _qualification(scope, filters, window, override_limit=override_limit)
 
     return Dashboard(
@@ -865,26 +865,30 @@ def _person_label(row: dict[str, Any], prefix: str) -> str:
 
 
 def _discipline(
-    scoped_open: QuerySet[Lead], scope: Q | None, filters: DashboardFilters, w: DrillWindow
+    scoped: QuerySet[Lead], scope: Q | None, filters: DashboardFilters, w: DrillWindow
 ) -> tuple[list[DisciplineRow], DisciplineRow]:
-    """Per rep (the leads' current owner). Four GROUP BY queries, each over a small set: open
-    leads, pending follow-ups, unsent helpful closes, follow-ups due in the range.
+    """Per rep (the leads' current owner). Four GROUP BY queries: open leads; leads with an
+    overdue follow-up and open leads with a pending one; unsent helpful closes; follow-ups due
+    in the range.
 
     Every linked figure counts distinct leads, and a lead has one owner, so the rows add up to
     the total row and each link lists exactly its count.
     """
     names = ("first_name", "last_name", "username")
     owner = "lead__owner_id"
-    q1 = scoped_open.values("owner_id", *[f"owner__{n}" for n in names]).annotate(open=Count("id")).order_by()
-    q2 = (
-        _scoped(FollowUp, scope)
-        .filter(drill.pending_q())
-        .values(owner, *[f"lead__owner__{n}" for n in names])
-        .annotate(
-            overdue=Count("lead_id", distinct=True, filter=Q(due_at__lte=w.now)),
-            open_pending=Count("lead_id", distinct=True, filter=Q(lead__stage__in=Lead.OPEN_STAGES)),
-        )
-        .order_by()
+    person = ("owner_id", *[f"owner__{n}" for n in names])
+    scoped_open = scoped.filter(stage__in=Lead.OPEN_STAGES)
+    q1 = scoped_open.values(*person).annotate(open=Count("id")).order_by()
+
+    def leads_per_owner(q: QuerySet[Lead], kind: str) -> QuerySet[Lead]:
+        return q.values(*person).annotate(kind=Value(kind), n=Count("id")).order_by()
+
+    # Leads with an EXISTS over their pending follow-ups (the drilled lists' own conditions),
+    # both in one UNION ALL: PostgreSQL semi-joins the leads in view to the pending rows of
+    # followup_lead_pending_idx, where counting distinct leads over the pending rows joined to
+    # their leads (a fifth of all follow-ups) sorted every row.
+    q2 = leads_per_owner(scoped.filter(drill.drill_q(drill.FOLLOWUP_OVERDUE, w)), "overdue").union(
+        leads_per_owner(scoped_open.filter(drill.has_next_step_q()), "open_pending"), all=True
     )
     q3 = (
         _scoped(HelpfulClose, scope)
@@ -897,23 +901,28 @@ def _discipline(
         _scoped(FollowUp, scope)
         .filter(drill.judged_q(w))
         .values(owner, *[f"lead__owner__{n}" for n in names])
+        # Rows counted by their (never null) lead, and conditions on the judged rows' own
+        # columns (missed_q, not late_q): every follow-up column read is in
+        # followup_worked_due_idx, so the rows come from the index alone.
         .annotate(
-            due=Count("id"),
-            on_time=Count("id", filter=drill.on_time_q(w)),
-            late=Count("lead_id", distinct=True, filter=drill.late_q(w)),
-            agreed=Count("id", filter=Q(agreed_with_lead=True)),
-            kept=Count("id", filter=Q(agreed_with_lead=True) & drill.agreed_kept_q()),
-            broken=Count("lead_id", distinct=True, filter=drill.agreed_broken_q(w)),
+            due=Count("lead_id"),
+            on_time=Count("lead_id", filter=drill.on_time_q(w)),
+            late=Count("lead_id", distinct=True, filter=drill.missed_q(w)),
+            agreed=Count("lead_id", filter=Q(agreed_with_lead=True)),
+            kept=Count("lead_id", filter=Q(agreed_with_lead=True) & drill.agreed_kept_q()),
+            broken=Count("lead_id", distinct=True, filter=drill.agreed_missed_q()),
         )
         .order_by()
     )
     cells: dict[int | None, dict[str, Any]] = {}
-    for rows, prefix in ((q1, "owner__"), (q2, "lead__owner__"), (q3, "lead__owner__"), (q4, "lead__owner__")):
+    for rows, prefix in ((q1, "owner__"), (q2, "owner__"), (q3, "lead__owner__"), (q4, "lead__owner__")):
         for row in rows:
             key = row["owner_id"] if prefix == "owner__" else row[owner]
             cell = cells.setdefault(key, dict.fromkeys(DISCIPLINE_KEYS, 0))
             if key is not None:
                 cell["label"] = _person_label(row, prefix)
+            if "kind" in row:
+                cell[row["kind"]] = row["n"]
             for k in DISCIPLINE_KEYS:
                 if k in row:
                     cell[k] = row[k]
