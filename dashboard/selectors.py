@@ -211,6 +211,22 @@ def dashboard_leads(*, user: User, filters: DashboardFilters, team_ids: list[int
     return q.filter(received_at__gte=filters.start, received_at__lt=filters.end)
 
 
+def dashboard_history(
+    *, user: User, filters: DashboardFilters, team_ids: list[int], leads: QuerySet[Lead]
+) -> QuerySet[StageChange]:
+    """The stage changes of `leads` (dashboard_leads of the same arguments).
+
+    For a received cohort, as conditions on the joined lead (see _scope_q): PostgreSQL joins each
+    change to its lead once, reading the lead from lead_received_idx, where `lead IN (<the
+    leads>)` read every lead twice (~2× the time at a million leads). The changed cohort is
+    itself defined by an EXISTS over the history, so it stays a subquery.
+    """
+    if filters.changed_mode:
+        return StageChange.objects.filter(lead__in=leads.values("id"))
+    scope = _scope_q(user=user, filters=filters, team_ids=team_ids, prefix="lead__")
+    return _scoped(StageChange, scope).filter(lead__received_at__gte=filters.start, lead__received_at__lt=filters.end)
+
+
 # --- Numbers that link to their leads ------------------------------------------------------------
 
 
@@ -288,7 +304,7 @@ def _zero() -> dict[str, int]:
 
 
 def _counts(
-    leads: QuerySet[Lead], filters: DashboardFilters, sla: int
+    leads: QuerySet[Lead], history: QuerySet[StageChange], filters: DashboardFilters, sla: int
 ) -> tuple[dict[str, Any], list[dict], list[dict], list[dict]]:
     """Counts and speed-to-lead percentiles: in total, per source, per rep, per source × bucket.
 
@@ -310,7 +326,7 @@ def _counts(
         )
         .order_by()
     )
-    moves = StageChange.objects.filter(lead__in=leads.values("id"))
+    moves = history
     if filters.changed_mode:
         moves = moves.filter(changed_at__gte=filters.start, changed_at__lt=filters.end)
     reach_cells = (
@@ -372,9 +388,9 @@ def _counts(
     return tot, by_source, by_rep, grid
 
 
-def _stage_durations(leads: QuerySet[Lead]) -> dict[str, float | None]:
+def _stage_durations(history: QuerySet[StageChange]) -> dict[str, float | None]:
     """Median seconds of finished stays in each timed stage. One query (window in a subquery)."""
-    q = StageChange.objects.filter(lead__in=leads.values("id")).annotate(
+    q = history.annotate(
         left_at=Window(NextValue("changed_at"), partition_by=[F("lead_id")], order_by=[F("changed_at"), F("id")])
     )
     stay = Seconds("left_at", "changed_at")
@@ -517,13 +533,14 @@ def dashboard_build(
     link = lambda **extra: _link(filters, **extra)  # noqa: E731
 
     # Totals.
-    tot, by_source, by_rep, grid = _counts(leads, filters, sla)
+    history = dashboard_history(user=user, filters=filters, team_ids=team_ids, leads=leads)
+    tot, by_source, by_rep, grid = _counts(leads, history, filters, sla)
     total = Num(tot["n"], link())
     reached = {Stage.LEAD: total}
     for stage in (Stage.PROSPECT, Stage.CUSTOMER, *SIDE_EXITS):
         reached[stage] = Num(tot[f"reached_{stage}"], link(reached=stage))
 
-    durations = _stage_durations(leads)  # 6.
+    durations = _stage_durations(history)  # 6.
     funnel = []
     for i, stage in enumerate(MAIN_PATH):
         nxt = MAIN_PATH[i + 1] if i + 1 < len(MAIN_PATH) else None
@@ -625,6 +642,9 @@ def dashboard_build(
         )
 
     # 7. Disqualification reasons, per source.
+    # `lead IN (<the leads>)`, not `history`: joined the other way, PostgreSQL reads every
+    # disqualification (a third of the leads) to keep the cohort's, where this form looks each
+    # cohort lead's history up in stagechange_lead_idx (~3× faster at a million leads).
     dq = StageChange.objects.filter(lead__in=leads.values("id"), to_stage=Stage.DISQUALIFIED)
     if filters.changed_mode:
         dq = dq.filter(changed_at__gte=filters.start, changed_at__lt=filters.end)
@@ -649,7 +669,7 @@ def dashboard_build(
         source.reasons = source.reasons[:TOP_REASONS]
 
     # 8 and 9. Weekly trend (weeks in the user's zone, clipped to the range).
-    trend = _weekly_trend(user=user, filters=filters, leads=leads)
+    trend = _weekly_trend(user=user, filters=filters, leads=leads, history=history)
 
     # 10 and 11. Going cold.
     cooling = dashboard_cooling(
@@ -753,7 +773,9 @@ def _speed_row(label: str, row: dict[str, Any], link, sla: int, key: Any = None)
     )
 
 
-def _weekly_trend(*, user: User, filters: DashboardFilters, leads: QuerySet[Lead]) -> list[dict[str, Any]]:
+def _weekly_trend(
+    *, user: User, filters: DashboardFilters, leads: QuerySet[Lead], history: QuerySet[StageChange]
+) -> list[dict[str, Any]]:
     """Per week of the range: leads received, and leads moved into prospect / customer.
 
     Two GROUP BY queries. Weeks start on Monday in the user's zone and are clipped to the range,
@@ -768,8 +790,7 @@ def _weekly_trend(*, user: User, filters: DashboardFilters, leads: QuerySet[Lead
         .order_by()
     )
     moves = (
-        StageChange.objects.filter(
-            lead__in=leads.values("id"),
+        history.filter(
             changed_at__gte=filters.start,
             changed_at__lt=filters.end,
             to_stage__in=REACHED_STAGES[Stage.PROSPECT],

@@ -307,6 +307,14 @@ class StageChange(models.Model):
             models.Index(fields=["lead", "-changed_at"], name="stagechange_lead_idx", include=["to_stage", "id"]),
             # With the lead, the dashboard's weekly moves are read from the index alone.
             models.Index(fields=["to_stage", "changed_at"], name="stagechange_report_idx", include=["lead"]),
+            # The dashboard's manager overrides in a date range (dashboard.drill.overrides_in):
+            # their counts from the index alone, their latest rows in order.
+            models.Index(
+                fields=["changed_at"],
+                name="stagechange_override_idx",
+                condition=Q(is_override=True, to_stage="prospect"),
+                include=["lead", "id"],
+            ),
             # Set on a few moves only (to prospect, to disqualified): the PROTECT checks look up
             # set values, so creation rows (every new lead has one) stay out of these indexes.
             *[
