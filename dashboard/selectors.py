@@ -644,7 +644,7 @@ def dashboard_build(
     # 7. Disqualification reasons, per source.
     # `lead IN (<the leads>)`, not `history`: joined the other way, PostgreSQL reads every
     # disqualification (a third of the leads) to keep the cohort's, where this form looks each
-    # cohort lead's history up in stagechange_lead_idx (~3× faster at a million leads).
+    # cohort lead's history up in stagechange_lead_idx (~2–3× faster at a million leads).
     dq = StageChange.objects.filter(lead__in=leads.values("id"), to_stage=Stage.DISQUALIFIED)
     if filters.changed_mode:
         dq = dq.filter(changed_at__gte=filters.start, changed_at__lt=filters.end)

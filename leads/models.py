@@ -302,9 +302,13 @@ class StageChange(models.Model):
     class Meta:
         ordering = ["-changed_at", "-id"]
         indexes = [
-            # With the stage and id, the dashboard's reach counts and time-in-stage window read a
-            # cohort's history from the index alone.
-            models.Index(fields=["lead", "-changed_at"], name="stagechange_lead_idx", include=["to_stage", "id"]),
+            # With the stage, id and reason, the dashboard's reach counts, time-in-stage window and
+            # disqualification reasons read a cohort's history from the index alone.
+            models.Index(
+                fields=["lead", "-changed_at"],
+                name="stagechange_lead_idx",
+                include=["to_stage", "id", "disqualification_reason"],
+            ),
             # With the lead, the dashboard's weekly moves are read from the index alone.
             models.Index(fields=["to_stage", "changed_at"], name="stagechange_report_idx", include=["lead"]),
             # The dashboard's manager overrides in a date range (dashboard.drill.overrides_in):

@@ -36,7 +36,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='stagechange',
-            index=models.Index(fields=['lead', '-changed_at'], include=('to_stage', 'id'), name='stagechange_lead_idx'),
+            index=models.Index(fields=['lead', '-changed_at'], include=('to_stage', 'id', 'disqualification_reason'), name='stagechange_lead_idx'),
         ),
         migrations.AddIndex(
             model_name='stagechange',
