@@ -109,9 +109,14 @@ def on_time_q(w: DrillWindow) -> Q:
 
 def late_q(w: DrillWindow) -> Q:
     """Judged and not on time: skipped, still pending past the delay, or done after it."""
-    return judged_q(w) & (
-        Q(state__in=(State.SKIPPED, State.PENDING)) | Q(state=State.DONE, completed_at__gt=F("due_at") + w.grace)
-    )
+    return judged_q(w) & missed_q(w)
+
+
+def missed_q(w: DrillWindow) -> Q:
+    """Of judged follow-ups, the late ones (late_q without repeating judged_q: the dashboard
+    counts over judged rows already, and a condition on the row's own columns only lets its
+    counts come from the followup_worked_due_idx index alone)."""
+    return Q(state__in=(State.SKIPPED, State.PENDING)) | Q(state=State.DONE, completed_at__gt=F("due_at") + w.grace)
 
 
 def agreed_judged_q(w: DrillWindow) -> Q:
@@ -124,8 +129,13 @@ def agreed_kept_q() -> Q:
 
 
 def agreed_broken_q(w: DrillWindow) -> Q:
+    return agreed_judged_q(w) & agreed_missed_q()
+
+
+def agreed_missed_q() -> Q:
+    """Of judged follow-ups, the agreed ones not kept (agreed_broken_q without judged_q, as missed_q)."""
     day = TruncDate("due_at")
-    return agreed_judged_q(w) & (
+    return Q(agreed_with_lead=True) & (
         Q(state__in=(State.SKIPPED, State.PENDING))
         | Q(state=State.DONE, completed_at__date__lt=day)
         | Q(state=State.DONE, completed_at__date__gt=day)
@@ -163,6 +173,11 @@ def _exists(q: QuerySet) -> Q:
     return Q(Exists(q.filter(lead=OuterRef("pk"))))
 
 
+def has_next_step_q() -> Q:
+    """Leads with a pending follow-up (the complement of "no next step" among open leads)."""
+    return _exists(FollowUp.objects.filter(pending_q()))
+
+
 def drill_q(code: str, w: DrillWindow) -> Q:
     """The leads behind the panel number `code` (one of DRILL_CHOICES)."""
     followups = FollowUp.objects.all()
@@ -170,7 +185,7 @@ def drill_q(code: str, w: DrillWindow) -> Q:
     if code == FOLLOWUP_OVERDUE:
         return _exists(followups.filter(overdue_q(w.now)))
     if code == NO_NEXT_STEP:
-        return Q(stage__in=Lead.OPEN_STAGES) & ~_exists(followups.filter(pending_q()))
+        return Q(stage__in=Lead.OPEN_STAGES) & ~has_next_step_q()
     if code == FOLLOWUP_LATE:
         return _exists(followups.filter(late_q(w)))
     if code == AGREED_BROKEN:

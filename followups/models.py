@@ -295,11 +295,20 @@ class FollowUp(models.Model):
             # "My follow-ups": a person's pending rows by due time.
             models.Index(fields=["owner", "due_at"], name="followup_owner_pending_idx", condition=Q(state="pending")),
             # The dashboard's follow-up discipline: a rep's follow-ups due in a date range
-            # (dashboard.drill.judged_q; cancelled rows and nurture recycles never count).
+            # (dashboard.drill.judged_q; cancelled rows and nurture recycles never count), with
+            # every column its counts read, so they come from the index alone.
             models.Index(
                 fields=["due_at"],
                 name="followup_worked_due_idx",
                 condition=Q(state__in=["pending", "done", "skipped"], recycles_lead=False),
+                include=["lead", "state", "completed_at", "agreed_with_lead"],
+            ),
+            # The dashboard's overdue / no-next-step counts: the pending follow-ups of the leads in
+            # view (dashboard.drill.pending_q), from the index alone (a fifth of the rows).
+            models.Index(
+                fields=["lead", "due_at"],
+                name="followup_lead_pending_idx",
+                condition=Q(state="pending", recycles_lead=False),
             ),
             *[
                 models.Index(fields=[fk], name=f"followup_{fk}_set_idx", condition=Q(**{f"{fk}__isnull": False}))
