@@ -221,9 +221,7 @@ def test_while_redis_is_down_the_lead_is_saved_and_the_emails_follow_later(
     """Broker and cache both unreachable (closed ports): the submission is saved and no drain
     could be asked for; the beat's catch-up makes the lead (received when it was posted), then
     the confirmation and the owner's notice are sent once."""
-    settings.CACHES = {
-        "default": {"BACKEND": "leadflow.cache.RedisCache", "LOCATION": "redis://127.0.0.1:6399/5"}
-    }
+    settings.CACHES = {"default": {"BACKEND": "leadflow.cache.RedisCache", "LOCATION": "redis://127.0.0.1:6399/5"}}
     with time_machine.travel("2026-03-02 10:00:00+00:00", tick=False):
         with django_capture_on_commit_callbacks(execute=True) as callbacks:
             response = _post(client, webform)
