@@ -19,13 +19,14 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import get_connection
 from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.template import Context, Template
 from django.utils import timezone
 
 from accounts.models import Team, User
+from followups.emails import LeadFlowTextEmail
 from leadflow.ahead import Ahead
 from leadflow.bulk import update_objects
 from leadflow.emailmarks import MarkStatement, email_marks
@@ -416,14 +417,14 @@ def webform_confirmations_send(
 
 def _confirmation_message(
     sub: WebFormSubmission, templates: dict[int, tuple[Template, Template]], connection
-) -> EmailMessage:
+) -> LeadFlowTextEmail:
     """The confirmation email of one submission; `templates` keeps each form's compiled pair."""
     form = sub.form
     if form.pk not in templates:
         templates[form.pk] = (Template(form.confirmation_subject), Template(form.confirmation_body))
     subject_template, body_template = templates[form.pk]
     ctx = Context({"name": sub.name, "form_title": form.title, "message": sub.message}, autoescape=False)
-    return EmailMessage(
+    return LeadFlowTextEmail(
         subject=" ".join(subject_template.render(ctx).split())[:200],
         body=body_template.render(ctx),
         to=[sub.email],
