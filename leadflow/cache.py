@@ -30,3 +30,14 @@ class RedisCache(django_redis.RedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = RedisCacheClient
+
+    def count(self, key: str, *, timeout: int) -> int:
+        """Add one to the counter `key` (a missing key counts from 0) and expire it `timeout`
+        seconds from now; returns the new count. One round trip, atomic (MULTI/EXEC): Django's
+        incr is an EXISTS then an INCR, and a first hit needs an add besides."""
+        key = self.make_and_validate_key(key)
+        pipe = self._cache.get_client(key, write=True).pipeline(transaction=True)
+        pipe.incr(key)
+        pipe.expire(key, timeout)
+        count, _ = pipe.execute()
+        return count

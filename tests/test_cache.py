@@ -35,3 +35,16 @@ def test_it_counts_and_expires_like_djangos(settings):
     assert cache.incr(key) == 2 and cache.get(key) == 2
     assert 0 < cache._cache.get_client(key).ttl(cache.make_and_validate_key(key)) <= 5
     cache.delete(key)
+
+
+@pytest.mark.redis
+def test_count_starts_at_one_and_always_carries_its_expiry(settings):
+    if not settings.REDIS_URL:
+        skip_or_fail("needs Redis: set REDIS_URL=redis://127.0.0.1:6379/<db>")
+    cache = RedisCache(settings.REDIS_URL, {})
+    key = "leadflow-test-count"
+    cache.delete(key)
+    assert [cache.count(key, timeout=30) for _ in range(3)] == [1, 2, 3]
+    assert cache.get(key) == 3  # a plain integer, as Django's incr keeps it
+    assert 0 < cache._cache.get_client(key).ttl(cache.make_and_validate_key(key)) <= 30
+    cache.delete(key)
