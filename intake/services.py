@@ -163,8 +163,8 @@ def webform_submit(*, form: WebForm, data: dict[str, str], token: WebFormToken) 
         if needs_confirmation
         else WebFormSubmission.Confirmation.NOT_NEEDED,
     )
-    # insert_objects, not save(): the same row, without compiling the INSERT per post (that was
-    # a sixth of a post's CPU). The row needs no model validation: every value is checked above.
+    # insert_objects, not save(): the same row, without Django compiling an INSERT per post
+    # (~7 % of a post's CPU under cProfile). No model validation: every value is checked above.
     insert_objects([submission])
     from .tasks import webform_submissions_drain_task
 
@@ -401,7 +401,12 @@ def webform_confirmations_send(
                         break
                     try:
                         msg = _confirmation_message(sub, templates, connection)
-                        marks.wait()
+                    except Exception:  # e.g. a template the admin broke
+                        logger.exception("confirmation %s not rendered; will retry", sub.pk)
+                        failed.append(sub)
+                        continue
+                    marks.wait()  # the previous email's mark is committed (or this raises)
+                    try:
                         msg.send()
                     except Exception:
                         logger.exception("confirmation %s not sent; will retry", sub.pk)
