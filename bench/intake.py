@@ -16,6 +16,11 @@ last lead saved. Then it counts: every POST answered with the redirect must have
 (0 lost), and no submission may have failed. The target applies to leads made per second.
 The scratch database and the private Celery queue are removed afterwards.
 
+It also reports the CPU time each part of the stack used per lead made, from wrk's start to the
+last lead saved: gunicorn (master and workers), the Celery worker, the PostgreSQL backends of
+the scratch database (read from /proc: PostgreSQL on this machine), and wrk. On a machine shared
+with other work the rates move with the load; the CPU per lead much less.
+
 The worker does what production's does meanwhile: the drains, the owner notices and
 confirmation emails (written to files), and the follow-up dispatcher for the new leads'
 first (immediately due) follow-ups. It runs with the solo pool (one process).
@@ -36,6 +41,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import secrets
 import shutil
 import sys
@@ -177,18 +183,23 @@ def run(db_url: str, n_leads: int) -> dict:
         time.sleep(max(0.0, settings.WEBFORM_MIN_FILL_SECONDS + 1 - (time.monotonic() - minted_at)))
         log(f"wrk: {seconds} s, {connections} connections, gunicorn {workers} workers → {url}")
         load_before = os.getloadavg()
+        cpu_before = _cpu_of_parts(stack, scratch)
+        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         first_post = time.monotonic()
         out = stack.run(
             [wrk, "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s", "-s", str(script),
              url, "--", str(bodies), "2"],
             timeout=seconds + 60,
         ).stdout  # fmt: skip
+        children_after = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk is the only child reaped meanwhile
+        wrk_cpu = sum(getattr(children_after, f) - getattr(children_before, f) for f in ("ru_utime", "ru_stime"))
         figures = json.loads(next(line for line in out.splitlines() if line.startswith("WRK_JSON "))[9:])
         # The drain goes on after the last POST: wait for it, bounded; the moment nothing is
         # pending is when the last lead was saved.
         drain_wait = float(os.environ.get("BENCH_INTAKE_DRAIN_WAIT", "120"))
         drained = wait_for(lambda: _pending(scratch) == 0, drain_wait, interval=0.1)
         last_lead = time.monotonic()
+        cpu_used = {**_cpu_used(cpu_before, _cpu_of_parts(stack, scratch)), "wrk": wrk_cpu}
         time.sleep(1)  # requests still in a worker when wrk stopped
         stack.stop("gunicorn")
         if drained and _pending(scratch):  # one of those came in after: its lead is the last
@@ -213,6 +224,8 @@ def run(db_url: str, n_leads: int) -> dict:
     accepted_per_second = round(acknowledged / elapsed, 1)
     made_seconds = last_lead - first_post
     leads_per_second = round(saved / made_seconds, 1)
+    cpu_ms_per_lead = {part: round(1000 * seconds / max(saved, 1), 2) for part, seconds in cpu_used.items()}
+    cpu_ms_per_lead["total"] = round(sum(cpu_ms_per_lead.values()), 2)
     data = {
         **figures,
         "seconds": round(elapsed, 1),
@@ -227,6 +240,7 @@ def run(db_url: str, n_leads: int) -> dict:
         "posts_accepted_per_second": accepted_per_second,
         "first_post_to_last_lead_seconds": round(made_seconds, 1),
         "leads_per_second": leads_per_second,
+        "cpu_ms_per_lead": cpu_ms_per_lead,
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in load_after],
         "database": "copy of the benchmark database" if copied else "empty migrated database",
@@ -242,6 +256,11 @@ def run(db_url: str, n_leads: int) -> dict:
         ["first POST → last lead saved, s", f"{made_seconds:.1f}"],
         ["leads made/s", f"{leads_per_second:,}"],
         ["latency p50 / p95 / p99 ms", f"{figures['p50_ms']} / {figures['p95_ms']} / {figures['p99_ms']}"],
+        [
+            "CPU ms per lead: gunicorn / worker / PostgreSQL / wrk = total",
+            " / ".join(f"{cpu_ms_per_lead[p]:.2f}" for p in ("gunicorn", "worker", "postgres", "wrk"))
+            + f" = {cpu_ms_per_lead['total']:.2f}",
+        ],
     ]
     notes = [
         f"wrk for {elapsed:.0f} s, {connections} connections, against gunicorn with {workers} sync workers "
@@ -271,6 +290,49 @@ def run(db_url: str, n_leads: int) -> dict:
         ],
         "data": data,
     }
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:  # gone, or not ours to read
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_of_parts(stack, scratch: str) -> dict[int, tuple[str, float]]:
+    """{pid: (part, CPU seconds so far)} for gunicorn's master and workers, the Celery worker and
+    the PostgreSQL backends serving the scratch database."""
+    import psycopg2
+
+    parts = {stack.procs["gunicorn"].pid: "gunicorn", stack.procs["worker"].pid: "worker"}
+    gunicorn = stack.procs["gunicorn"].pid
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == gunicorn:
+                    parts[int(entry.name)] = "gunicorn"
+            except OSError:
+                continue
+    conn = psycopg2.connect(scratch, connect_timeout=5)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            parts.update({pid: "postgres" for (pid,) in cur.fetchall()})
+    finally:
+        conn.close()
+    return {pid: (part, cpu) for pid, part in parts.items() if (cpu := _cpu_seconds(pid)) is not None}
+
+
+def _cpu_used(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """CPU seconds per part between two readings; a process started in between counts from 0 (a
+    backend that closed in between is missed: the app's connections stay open, CONN_MAX_AGE)."""
+    used = {"gunicorn": 0.0, "worker": 0.0, "postgres": 0.0}
+    for pid, (part, cpu) in after.items():
+        used[part] += cpu - before.get(pid, (part, 0.0))[1]
+    return used
 
 
 def _bodies(form_id: int, run_tag: str, n: int) -> list[str]:

@@ -7,7 +7,6 @@ Views, tasks, commands and leads.services all call these; tasks only loop over t
 from __future__ import annotations
 
 import logging
-import select
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -27,6 +26,7 @@ from django.utils import timezone
 
 from accounts.models import Membership, User
 from leadflow.bulk import insert_rows
+from leadflow.emailmarks import MarkStatement, email_marks
 from leads.models import Lead
 
 from .emails import make_message
@@ -559,7 +559,7 @@ def _deliver(batch: _Batch, now: datetime) -> None:
             batch.failed[by_key[key].row_id] = f"email connection: {e!r}"
         return
     try:
-        with _email_marks(now) as marks:
+        with email_marks(MARK_EMAILED, now) as marks:
             for pk, key, email_to in to_email:
                 send = by_key[key]
                 if send.row_id in batch.failed:
@@ -588,82 +588,10 @@ def _deliver(batch: _Batch, now: datetime) -> None:
         connection.close()
 
 
-MARK_EMAILED = f"UPDATE {Notification._meta.db_table} SET emailed_at = %s WHERE id = %s"
-PREPARE_MARK_EMAILED = "PREPARE lf_mark_emailed (timestamptz, bigint) AS " + MARK_EMAILED % ("$1", "$2")
-
-
-class _Marks:
-    """Each email's emailed_at, written on the dispatcher's connection as one statement right
-    after the email went (`wait` has nothing to wait for)."""
-
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def wait(self) -> None:
-        pass
-
-    def mark(self, pk: int) -> None:
-        with db_connection.cursor() as cursor:
-            cursor.execute(MARK_EMAILED, [self.now, pk])
-
-
-class _PipelinedMarks:
-    """The same UPDATE, prepared, on a second PostgreSQL connection in asynchronous mode: `mark`
-    sends it (its own commit) and returns at once, so the next email is rendered while the
-    database writes the mark; `wait`, before that email is sent, returns once the mark is committed
-    (or raises its error). Never more than one email is sent and not yet marked, as with _Marks.
-
-    Its commits do not wait for the disk either (see dispatch_due: every dispatcher write can be
-    redone; a lost mark is one email sent again, with the same Message-ID).
-    """
-
-    def __init__(self, now: datetime):
-        import psycopg2
-
-        self.now = now
-        self.conn = psycopg2.connect(**db_connection.get_connection_params(), async_=True)
-        try:
-            self.wait()
-            self.cursor = self.conn.cursor()
-            self.cursor.execute(f"SET synchronous_commit TO OFF; {PREPARE_MARK_EMAILED}")
-            self.wait()
-        except BaseException:
-            self.conn.close()
-            raise
-
-    def wait(self) -> None:
-        from psycopg2.extensions import POLL_OK, POLL_READ, POLL_WRITE
-
-        while (state := self.conn.poll()) != POLL_OK:
-            if state == POLL_READ:
-                select.select([self.conn], [], [])
-            elif state == POLL_WRITE:
-                select.select([], [self.conn], [])
-
-    def mark(self, pk: int) -> None:
-        self.cursor.execute("EXECUTE lf_mark_emailed (%s, %s)", [self.now, pk])
-
-    def close(self) -> None:
-        try:
-            self.wait()  # the last mark is committed before the claim is released
-        finally:
-            self.conn.close()
-
-
-@contextmanager
-def _email_marks(now: datetime) -> Iterator[_Marks | _PipelinedMarks]:
-    """How emailed_at is written for a batch. On PostgreSQL, pipelined on a second connection,
-    with the UPDATE prepared once (parsing and planning it per email cost about as much as running
-    it: the planner weighs the table's six indexes each time). On SQLite, or inside a transaction
-    (the in-process tests), where a second connection would not see the notifications, on ours."""
-    if db_connection.vendor != "postgresql" or db_connection.in_atomic_block:
-        yield _Marks(now)
-    else:
-        marks = _PipelinedMarks(now)
-        try:
-            yield marks
-        finally:
-            marks.close()
+# Each email's emailed_at, written right after it went (leadflow.emailmarks).
+MARK_EMAILED = MarkStatement(
+    name="lf_mark_emailed", sql=f"UPDATE {Notification._meta.db_table} SET emailed_at = %s WHERE id = %s"
+)
 
 
 def _record_failures(model: type[models.Model], batch: _Batch, *, now: datetime, max_attempts: int) -> None:

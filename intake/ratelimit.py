@@ -9,6 +9,9 @@ never read again: the race can leak one small key, never block anyone. With Redi
 `incr` are atomic on the server, so all web processes share one count; with LocMemCache each
 process counts alone (fine for one process in development).
 
+On our Redis cache (leadflow.cache.RedisCache) a hit is one round trip instead: INCR and
+EXPIRE in one MULTI/EXEC, so the counter never lives without its expiry.
+
 A cache outage must not stop leads: when the cache is unreachable the request is allowed
 (fail open) and a warning is logged; honeypot, fill time and idempotency still apply.
 """
@@ -19,8 +22,10 @@ import logging
 import time
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.http import HttpRequest
+
+from leadflow.cache import RedisCache
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +47,10 @@ def hit(key: str, *, limit: int, window: int) -> tuple[bool, int]:
     bucket = int(now // window)
     retry_after = int((bucket + 1) * window - now) + 1
     cache_key = f"ratelimit:{key}:{window}:{bucket}"
+    cache = caches["default"]
     try:
+        if isinstance(cache, RedisCache):
+            return cache.count(cache_key, timeout=window * 2) <= limit, retry_after
         # Counting first and creating the key only for the window's first hit: one cache call
         # per hit instead of two (every post goes through here).
         try:

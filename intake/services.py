@@ -19,15 +19,17 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.core.mail import EmailMessage
+from django.core.mail import get_connection
 from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.template import Context, Template
 from django.utils import timezone
 
 from accounts.models import Team, User
+from followups.emails import LeadFlowTextEmail
 from leadflow.ahead import Ahead
 from leadflow.bulk import update_objects
+from leadflow.emailmarks import MarkStatement, email_marks
 from leadflow.locks import xact_locks
 from leadflow.queue import debounce_reset, enqueue_on_commit, enqueue_on_commit_debounced
 from leads import selectors as lead_selectors
@@ -311,69 +313,135 @@ def _drain_form(form: WebForm, subs: list[WebFormSubmission], now: datetime) -> 
     )
 
 
-def webform_confirmation_send(*, submission_id: int, now: datetime | None = None) -> bool:
-    """Send one confirmation at most once as seen by the submitter: claim → send → mark.
+# A confirmation's "sent" mark, written right after its email went (leadflow.emailmarks).
+CONFIRMATION_MARK = MarkStatement(
+    name="lf_mark_confirmed",
+    sql=f"UPDATE {WebFormSubmission._meta.db_table} SET confirmation = 'sent', confirmation_sent_at = %s WHERE id = %s",
+)
 
-    1. Claim the pending row with a conditional UPDATE; go on only if it changed one row.
-    2. If this address got a confirmation within WEBFORM_CONFIRMATION_INTERVAL, skip it: our
-       form must not become a way to flood someone's inbox.
-    3. Send with a Message-ID derived from the row, then mark it sent. On an error the claim
-       expires and the catch-up tries again, up to CONFIRMATION_MAX_ATTEMPTS.
+
+def webform_confirmations_send(
+    *, ids: list[int] | None = None, now: datetime | None = None, limit: int = DRAIN_BATCH
+) -> int:
+    """Send the pending confirmations of processed submissions — those among `ids` (a drained
+    batch), or the oldest ones (the catch-up) — each at most once as seen by the submitter:
+    claim → send → mark, a batch over one mail connection. Returns how many were sent.
+
+    Only processed submissions: the confirmation follows the lead (a submission still in the
+    inbox, or failed, is confirmed once its lead is made).
+
+    1. Claim up to `limit` rows in one short transaction: FOR UPDATE SKIP LOCKED (PostgreSQL;
+       SQLite's IMMEDIATE transaction serialises claimers) over the pending rows nobody holds
+       (no lease, or an expired one), then one UPDATE gives them a lease and one more attempt.
+       No email goes while the rows are locked.
+    2. An address that got a confirmation within WEBFORM_CONFIRMATION_INTERVAL, or gets one
+       earlier in this batch, is skipped (one query for the batch): our form must not become a
+       way to flood someone's inbox.
+    3. Render each (a form's two templates compiled once per batch) and send over one
+       connection. Each is marked sent right after its email went, the previous mark committed
+       before the next email goes (leadflow.emailmarks): a crash resends at most the one email
+       in flight, with the same Message-ID. Past four fifths of the lease nothing more is sent
+       (another sender could take the rows over); those wait for the catch-up.
+    4. A failed send (or mail connection) leaves its claim to expire and the catch-up tries
+       again, up to CONFIRMATION_MAX_ATTEMPTS; then the confirmation is failed.
     """
     now = now or timezone.now()
-    claimed = (
-        WebFormSubmission.objects.filter(pk=submission_id, confirmation=WebFormSubmission.Confirmation.PENDING)
-        .filter(Q(confirmation_claimed_until__isnull=True) | Q(confirmation_claimed_until__lt=now))
-        .update(
+    send_until = time.monotonic() + CONFIRMATION_LEASE.total_seconds() * 0.8
+    q = WebFormSubmission.objects.filter(
+        Q(confirmation_claimed_until__isnull=True) | Q(confirmation_claimed_until__lt=now),
+        confirmation=WebFormSubmission.Confirmation.PENDING,
+        state=WebFormSubmission.State.PROCESSED,
+    )
+    if ids is not None:
+        q = q.filter(pk__in=ids)
+    with transaction.atomic():
+        subs = list(
+            q.select_related("form")
+            .order_by("submitted_at", "id")
+            .select_for_update(skip_locked=True, of=("self",))[:limit]
+        )
+        if not subs:
+            return 0
+        WebFormSubmission.objects.filter(pk__in=[s.pk for s in subs]).update(
             confirmation_claimed_until=now + CONFIRMATION_LEASE, confirmation_attempts=F("confirmation_attempts") + 1
         )
+    recent = set(
+        WebFormSubmission.objects.filter(
+            email__in={s.email for s in subs},
+            confirmation_sent_at__gte=now - timedelta(seconds=settings.WEBFORM_CONFIRMATION_INTERVAL),
+        ).values_list("email", flat=True)
     )
-    if claimed != 1:
-        return False
-    sub = WebFormSubmission.objects.select_related("form").get(pk=submission_id)
-    recent = WebFormSubmission.objects.filter(
-        email=sub.email,
-        confirmation_sent_at__gte=now - timedelta(seconds=settings.WEBFORM_CONFIRMATION_INTERVAL),
-    ).exclude(pk=sub.pk)
-    if recent.exists():
-        WebFormSubmission.objects.filter(pk=sub.pk).update(confirmation=WebFormSubmission.Confirmation.SKIPPED)
-        return False
-    ctx = Context({"name": sub.name, "form_title": sub.form.title, "message": sub.message}, autoescape=False)
+    to_send, skipped = [], []
+    for sub in subs:
+        (skipped if sub.email in recent else to_send).append(sub)
+        recent.add(sub.email)
+    if skipped:
+        WebFormSubmission.objects.filter(pk__in=[s.pk for s in skipped]).update(
+            confirmation=WebFormSubmission.Confirmation.SKIPPED
+        )
+    if not to_send:
+        return 0
+    failed: list[WebFormSubmission] = []
+    sent = 0
     try:
-        subject = " ".join(Template(sub.form.confirmation_subject).render(ctx).split())[:200]
-        body = Template(sub.form.confirmation_body).render(ctx)
-        EmailMessage(
-            subject=subject,
-            body=body,
-            to=[sub.email],
-            headers={"Message-ID": f"<webform-confirmation-{sub.pk}@leadflow>"},
-        ).send()
+        connection = get_connection()
+        connection.open()
     except Exception:
-        logger.exception("confirmation %s not sent; will retry", sub.pk)
-        if sub.confirmation_attempts >= CONFIRMATION_MAX_ATTEMPTS:
-            WebFormSubmission.objects.filter(pk=sub.pk).update(confirmation=WebFormSubmission.Confirmation.FAILED)
-        return False
-    WebFormSubmission.objects.filter(pk=sub.pk).update(
-        confirmation=WebFormSubmission.Confirmation.SENT, confirmation_sent_at=timezone.now()
+        logger.exception("confirmations not sent (mail connection); will retry")
+        failed = to_send
+    else:
+        templates: dict[int, tuple[Template, Template]] = {}
+        try:
+            with email_marks(CONFIRMATION_MARK, now) as marks:
+                for sub in to_send:
+                    if time.monotonic() > send_until:  # a slow mail server: the rest wait for the catch-up
+                        break
+                    try:
+                        msg = _confirmation_message(sub, templates, connection)
+                    except Exception:  # e.g. a template the admin broke
+                        logger.exception("confirmation %s not rendered; will retry", sub.pk)
+                        failed.append(sub)
+                        continue
+                    marks.wait()  # the previous email's mark is committed (or this raises)
+                    try:
+                        msg.send()
+                    except Exception:
+                        logger.exception("confirmation %s not sent; will retry", sub.pk)
+                        failed.append(sub)
+                    else:
+                        marks.mark(sub.pk)
+                        sent += 1
+        finally:
+            connection.close()
+    # The claim's UPDATE added one attempt to what was read.
+    spent = [s.pk for s in failed if s.confirmation_attempts + 1 >= CONFIRMATION_MAX_ATTEMPTS]
+    if spent:
+        WebFormSubmission.objects.filter(pk__in=spent).update(confirmation=WebFormSubmission.Confirmation.FAILED)
+    return sent
+
+
+def _confirmation_message(
+    sub: WebFormSubmission, templates: dict[int, tuple[Template, Template]], connection
+) -> LeadFlowTextEmail:
+    """The confirmation email of one submission; `templates` keeps each form's compiled pair."""
+    form = sub.form
+    if form.pk not in templates:
+        templates[form.pk] = (Template(form.confirmation_subject), Template(form.confirmation_body))
+    subject_template, body_template = templates[form.pk]
+    ctx = Context({"name": sub.name, "form_title": form.title, "message": sub.message}, autoescape=False)
+    return LeadFlowTextEmail(
+        subject=" ".join(subject_template.render(ctx).split())[:200],
+        body=body_template.render(ctx),
+        to=[sub.email],
+        headers={"Message-ID": f"<webform-confirmation-{sub.pk}@leadflow>"},
+        connection=connection,
     )
-    return True
 
 
 def webform_confirmations_catch_up(*, now: datetime | None = None, limit: int = 500) -> int:
-    """Send the pending confirmations whose task was lost or failed. Returns how many were sent.
-
-    Only of processed submissions: the confirmation follows the lead (a submission still in
-    the inbox, or failed, is confirmed once its lead is made)."""
-    now = now or timezone.now()
-    ids = list(
-        WebFormSubmission.objects.filter(
-            confirmation=WebFormSubmission.Confirmation.PENDING, state=WebFormSubmission.State.PROCESSED
-        )
-        .filter(Q(confirmation_claimed_until__isnull=True) | Q(confirmation_claimed_until__lt=now))
-        .order_by("submitted_at")
-        .values_list("pk", flat=True)[:limit]
-    )
-    return sum(webform_confirmation_send(submission_id=pk, now=now) for pk in ids)
+    """Send the pending confirmations whose task was lost or failed (webform_confirmations_send,
+    oldest first). Returns how many were sent."""
+    return webform_confirmations_send(now=now, limit=limit)
 
 
 # --- CSV import ------------------------------------------------------------------------------------

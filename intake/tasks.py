@@ -29,11 +29,10 @@ def webform_submissions_drain_task() -> None:
 
 @shared_task(ignore_result=True)
 def webform_confirmations_send_task(submission_ids: list[int]) -> None:
-    """The confirmations of one drained batch (one message per batch, not per submission)."""
-    from .services import webform_confirmation_send
+    """The confirmations of one drained batch (one message per batch, one mail connection)."""
+    from .services import webform_confirmations_send
 
-    for submission_id in submission_ids:
-        webform_confirmation_send(submission_id=submission_id)
+    webform_confirmations_send(ids=submission_ids, limit=len(submission_ids))
 
 
 @shared_task(ignore_result=True)

@@ -8,9 +8,16 @@ from email.errors import HeaderParseError
 from email.header import Header
 
 import pytest
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMessage, EmailMultiAlternatives
 
-from followups.emails import SHORT_ASCII_HEADERS, LeadFlowEmail, SerialisedMessage, _subject_header, make_message
+from followups.emails import (
+    SHORT_ASCII_HEADERS,
+    LeadFlowEmail,
+    LeadFlowTextEmail,
+    SerialisedMessage,
+    _subject_header,
+    make_message,
+)
 
 BOUNDARY = re.compile(rb'boundary="([^"]+)"')
 
@@ -136,3 +143,53 @@ def test_a_long_ascii_subject_is_folded_as_email_header_folds_it():
         except HeaderParseError:
             continue
         assert _subject_header(subject) == expected, subject
+
+
+def text_forms(monkeypatch, subject: str, body: str, to: str, headers: dict) -> list:
+    """LeadFlowTextEmail's and Django's EmailMessage's bytes ("\r\n" and "\n"), or the error raised."""
+    monkeypatch.setattr("followups.emails.formatdate", lambda localtime=False: DATE)
+    monkeypatch.setattr("django.core.mail.message.formatdate", lambda localtime=False: DATE)
+    forms = []
+    for cls in (LeadFlowTextEmail, EmailMessage):
+        try:
+            mime = cls(subject, body, to=[to], headers=headers).message()
+        except Exception as e:
+            forms.append(type(e).__name__)
+            continue
+        forms.append(([mime.as_bytes(linesep=linesep) for linesep in ("\r\n", "\n")], type(mime)))
+    return forms
+
+
+def test_a_confirmation_shaped_text_email_is_written_straight_to_bytes_and_they_are_djangos(monkeypatch):
+    """The web form's confirmations: one recipient, one text body. Random subjects, bodies and
+    recipients give Django's bytes (or Django's error); other shapes take Django's path."""
+    rng = random.Random(11)
+
+    def text(n: int) -> str:
+        return "".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, n)))
+
+    written_straight = 0
+    for _ in range(3000):
+        subject = text(rng.choice([10, 60, 120]))
+        if rng.random() < 0.9:
+            subject = subject.replace("\n", " ").replace("\r", " ")
+        body = text(rng.choice([5, 200, 2000])) if rng.random() < 0.97 else "x" * 1200  # QP: Django's path
+        to = rng.choice(["ana@example.com", "Ana Pérez <ana@example.com>", "anà@example.com"])
+        headers = rng.choice([{"Message-ID": "<webform-confirmation-1@leadflow>"}, {}, {"Reply-To": "x@example.com"}])
+        ours, djangos = text_forms(monkeypatch, subject, body, to, headers)
+        if isinstance(djangos, str):
+            assert ours == djangos, (subject, body, to)
+            continue
+        if "Message-ID" not in headers:  # a random one each: compare the rest
+            ours = ([re.sub(rb"Message-ID: <[^>]+>", b"", d) for d in ours[0]], ours[1])
+            djangos = ([re.sub(rb"Message-ID: <[^>]+>", b"", d) for d in djangos[0]], djangos[1])
+        assert ours[0] == djangos[0], (subject, body, to, headers)
+        written_straight += ours[1] is SerialisedMessage
+    assert written_straight > 1500
+
+
+def test_a_text_email_written_straight_still_reads_like_a_message():
+    mime = LeadFlowTextEmail("Thanks, Ana", "Hi Ana,\n", to=["ana@example.com"]).message()
+    assert isinstance(mime, SerialisedMessage) and not mime.is_multipart() and mime.get_charset() is None
+    assert mime["Subject"] == "Thanks, Ana" and mime.get_content_type() == "text/plain"
+    assert mime.get_payload() == "Hi Ana,\n"

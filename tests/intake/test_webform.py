@@ -221,9 +221,7 @@ def test_while_redis_is_down_the_lead_is_saved_and_the_emails_follow_later(
     """Broker and cache both unreachable (closed ports): the submission is saved and no drain
     could be asked for; the beat's catch-up makes the lead (received when it was posted), then
     the confirmation and the owner's notice are sent once."""
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:6399/5"}
-    }
+    settings.CACHES = {"default": {"BACKEND": "leadflow.cache.RedisCache", "LOCATION": "redis://127.0.0.1:6399/5"}}
     with time_machine.travel("2026-03-02 10:00:00+00:00", tick=False):
         with django_capture_on_commit_callbacks(execute=True) as callbacks:
             response = _post(client, webform)
@@ -259,8 +257,8 @@ def test_a_confirmation_is_sent_once_even_if_task_and_catch_up_race(
         _post(client, webform)
     _drain()  # its task could not be queued either: the catch-up and a late task race
     sub = WebFormSubmission.objects.get()
-    assert services.webform_confirmation_send(submission_id=sub.pk) is True
-    assert services.webform_confirmation_send(submission_id=sub.pk) is False
+    assert services.webform_confirmations_send(ids=[sub.pk]) == 1
+    assert services.webform_confirmations_send(ids=[sub.pk]) == 0
     assert services.webform_confirmations_catch_up() == 0
     assert len([m for m in mail.outbox if m.to == ["ana@example.com"]]) == 1
 

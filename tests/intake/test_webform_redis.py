@@ -20,7 +20,7 @@ OWN_REDIS_PORT = 6395  # this test's own server: the shared one on 6379 is never
 
 
 def _redis_cache(url: str) -> dict:
-    return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+    return {"default": {"BACKEND": "leadflow.cache.RedisCache", "LOCATION": url}}
 
 
 @pytest.mark.redis
