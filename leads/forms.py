@@ -201,7 +201,11 @@ def _owners_of_teams_managed_by(user_id: int) -> QuerySet[User]:
 
 class LeadFilterForm(forms.Form):
     q = forms.CharField(required=False, max_length=100, label="Search")
-    stage = forms.ChoiceField(required=False)
+    # Fixed choices, given here rather than in __init__: each assignment normalises them again.
+    stage = forms.ChoiceField(
+        required=False,
+        choices=[(STAGE_FILTER_OPEN, "Open (lead + prospect)"), *Lead.Stage.choices, (STAGE_FILTER_ALL, "All stages")],
+    )
     source = ReadOnceModelChoiceField(
         queryset=LeadSource.objects.all(),
         required=False,
@@ -217,11 +221,6 @@ class LeadFilterForm(forms.Form):
 
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["stage"].choices = [
-            (STAGE_FILTER_OPEN, "Open (lead + prospect)"),
-            *Lead.Stage.choices,
-            (STAGE_FILTER_ALL, "All stages"),
-        ]
         self.fields["source"].read_from("leads.filter_sources", LeadSource.objects.all)
         if user.has_perm("leads.view_all_leads"):
             self.fields["owner"].read_from("leads.filter_owners.all", _active_users)
@@ -235,7 +234,6 @@ class LeadFilterForm(forms.Form):
             self.fields["team"].queryset = Team.objects.filter(manager=user)
         else:
             del self.fields["team"]
-        self.fields["reached"].choices = [("", "—"), *Lead.Stage.choices]
 
     # Drill-down filters: the dashboard links to the list with these; the page shows them as a
     # summary line rather than as inputs.
@@ -245,7 +243,7 @@ class LeadFilterForm(forms.Form):
     received_to = forms.DateField(required=False)
     changed_from = forms.DateField(required=False)
     changed_to = forms.DateField(required=False)
-    reached = forms.ChoiceField(required=False)
+    reached = forms.ChoiceField(required=False, choices=[("", "—"), *Lead.Stage.choices])
     contacted = forms.NullBooleanField(required=False)
     contacted_within = forms.IntegerField(
         required=False, min_value=0, max_value=525_600, label="Contacted within (min)"
