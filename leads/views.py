@@ -164,7 +164,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     if form.is_bound and form.is_valid():
         filters = form.to_filters()
     counts = selectors.lead_stage_counts(user=request.user, filters=filters)
-    q = selectors.lead_list_needing_attention(user=request.user, filters=filters, counts=counts)
+    q = selectors.lead_list_needing_attention(user=request.user, filters=filters, counts=counts, plain=True)
     if counts.is_exact(filters.stage):
         paginator = KnownCountPaginator(q, PAGE_SIZE, count=counts[filters.stage])
     else:

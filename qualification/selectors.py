@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet, Subquery
 
 from accounts.models import User
 from leadflow import precompiled
-from leads.models import Lead
+from leads.models import Lead, lead_access
 
 from .evaluation import Criteria, Evaluation, criteria_snapshot, evaluate
 from .models import CriteriaRule, CriteriaVersion, DiscoveryCall, DisqualificationReason, HelpfulClose
@@ -146,15 +146,20 @@ def reasons_active() -> QuerySet[DisqualificationReason]:
 def helpful_close_list_unsent(*, user: User, limit: int = QUEUE_HELPFUL_CLOSES) -> list[HelpfulClose]:
     """Unsent helpful replies the user should see: their own, and for a manager their teams'
     (for an admin, everyone's). Oldest first; `limit + 1` rows so the page can say "more".
-    One query."""
-    visible = Lead.objects.visible_to(user)
-    q = (
-        HelpfulClose.objects.filter(sent_at__isnull=True)
-        .filter(Q(owner=user) | Q(lead__in=visible.values("pk")))
-        .select_related("lead", "reason", "owner")
-        .order_by("created_at", "id")
-    )
-    return list(q[: limit + 1])
+    One query, compiled once per kind of access and limit (leadflow.precompiled): every view
+    of the lead list runs it, and building it cost more CPU than the database took."""
+    access = lead_access(user)
+
+    def build(user_id: int) -> QuerySet[HelpfulClose]:
+        visible = Lead.objects.visible_with(access, user_id)
+        return (
+            HelpfulClose.objects.filter(sent_at__isnull=True)
+            .filter(Q(owner_id=user_id) | Q(lead__in=visible.values("pk")))
+            .select_related("lead", "reason", "owner")
+            .order_by("created_at", "id")[: limit + 1]
+        )
+
+    return precompiled.fetch(("qualification.helpful_close_list_unsent", access, limit), build, user.pk)
 
 
 def helpful_close_for_user(*, user: User, pk: int) -> HelpfulClose | None:

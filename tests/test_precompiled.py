@@ -132,3 +132,18 @@ def test_a_shape_it_cannot_prove_is_compiled_every_time(rep, team, source, build
 def test_values_are_ints_strings_or_aware_datetimes(value):
     with pytest.raises(TypeError):
         precompiled.fetch("bad", lambda v: Lead.objects.filter(name=v), value)
+
+
+def test_fetch_columns_gives_each_rows_columns_and_where_they_are(rep, team, source):
+    other_source = make_source()
+    leads = _leads(rep, team, source, other_source)
+    Lead.objects.filter(pk=leads[0].pk).update(owner=None)
+    since = timezone.now() - timedelta(days=1)
+    expected = [
+        (lead.pk, lead.name, lead.source.name, lead.owner.username if lead.owner else None)
+        for lead in _recent(rep.pk, source.pk, since)
+    ]
+    for _ in range(2):  # compiled, then reused
+        rows, columns = precompiled.fetch_columns("recent", _recent, rep.pk, source.pk, since)
+        where = [columns[c] for c in [("", "id"), ("", "name"), ("source", "name"), ("owner", "username")]]
+        assert [tuple(row[i] for i in where) for row in rows] == expected

@@ -235,7 +235,7 @@ def test_the_access_matrix_of_the_api_is_the_uis(client, api, request, persona, 
     api_read = api.get(_detail(lead)).status_code
     assert (ui_read == 200) == (api_read == 200) and (ui_read == 404) == (api_read == 404)
 
-    ui_listed = lead in client.get(reverse("leads:queue")).context["leads"]
+    ui_listed = lead.pk in {row.pk for row in client.get(reverse("leads:queue")).context["leads"]}
     api_listed = lead.pk in {r["id"] for r in api.get(LEADS).json()["results"]}
     assert ui_listed == api_listed
 

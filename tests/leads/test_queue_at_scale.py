@@ -15,6 +15,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
+from leadflow import precompiled
 from leads import selectors
 from leads.models import Lead
 from leads.selectors import LeadFilters
@@ -140,6 +141,8 @@ def test_counts_follow_the_filters(rep, team, source):
 
 def test_the_queue_shows_capped_counts_and_pages_on_without_them(client, rep, team, source, monkeypatch):
     monkeypatch.setattr(selectors, "COUNT_CAP", 30)
+    # The cap is a constant of the compiled SQL: shapes compiled by earlier tests hold 1000.
+    monkeypatch.setattr(precompiled, "_cache", {})
     _leads(60, owner=rep, team=team, source=source)
     client.force_login(rep)
     first = client.get(reverse("leads:queue"))
@@ -327,3 +330,49 @@ def test_on_postgres_queue_pages_of_one_shape_follow_their_own_values(rep, other
         ]
         assert expected, (user, filters)
         assert [lead.pk for lead in queue[0:25]] == expected
+
+
+def _as_shown(row) -> tuple:
+    """What the queue's HTML reads of a row (leads_extras.queue_rows), Lead or QueueRow."""
+    sla = getattr(row, "sla", None)
+    return (
+        *(getattr(row, name) for name in selectors.QueueRow.FIELDS),
+        row.pk,
+        row.is_open,
+        row.waiting_since(),
+        row.source.name if row.source_id else None,
+        str(row.owner) if row.owner_id else None,
+        sla.owner_due_at if sla else None,
+    )
+
+
+@pytest.mark.postgres
+def test_on_postgres_plain_queue_pages_show_what_lead_instances_show(rep, other_rep, manager, team, source):
+    """The queue's HTML reads QueueRows (plain=True): the same values as the Lead instances of
+    the same page, leads without an owner or a clock among them."""
+    now = _mixed_queue(rep, team, source)
+    other_rep.first_name, other_rep.last_name = "", ""
+    other_rep.save()
+    Lead.objects.filter(name__in=["Mixed 2", "Mixed 6"]).update(owner=None)
+    Lead.objects.filter(name="Mixed 8").update(owner=other_rep)
+    for user, filters in [(manager, LeadFilters()), (manager, LeadFilters(stage="all")), (rep, LeadFilters())]:
+        leads = selectors.lead_list_needing_attention(user=user, filters=filters, now=now)
+        rows = selectors.lead_list_needing_attention(user=user, filters=filters, now=now, plain=True)
+        assert isinstance(rows, selectors.LeadQueue)
+        for start, stop in [(0, 25), (25, 50)]:
+            page = rows[start:stop]
+            assert page and all(isinstance(row, selectors.QueueRow) for row in page)
+            assert [_as_shown(row) for row in page] == [_as_shown(lead) for lead in leads[start:stop]]
+
+
+@pytest.mark.postgres
+def test_on_postgres_plain_search_pages_show_what_lead_instances_show(manager, rep, team, source):
+    now = _mixed_queue(rep, team, source)
+    filters = LeadFilters(q="mixed", stage="all")
+    counts = selectors.lead_stage_counts(user=manager, filters=filters)
+    leads = selectors.lead_list_needing_attention(user=manager, filters=filters, counts=counts, now=now)
+    rows = selectors.lead_list_needing_attention(user=manager, filters=filters, counts=counts, now=now, plain=True)
+    assert isinstance(rows, selectors.LeadsById)
+    page = rows[0:25]
+    assert len(page) == 25 and all(isinstance(row, selectors.QueueRow) for row in page)
+    assert [_as_shown(row) for row in page] == [_as_shown(lead) for lead in leads[0:25]]
