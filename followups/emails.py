@@ -107,36 +107,20 @@ class LeadFlowEmail(EmailMultiAlternatives):
         """This message as email.generator.BytesGenerator writes Django's message() (compat32,
         "\n" line ends), or None when it is not the simple shape written here."""
         if (
-            (self.encoding or settings.DEFAULT_CHARSET) != "utf-8"
-            or len(self.to) != 1
-            or self.cc
-            or self.reply_to
-            or self.attachments
-            or self.content_subtype != "plain"
+            not _simple_shape(self)
             or self.alternative_subtype != "alternative"
             or len(self.alternatives) != 1
             or self.alternatives[0].mimetype != "text/html"
             or not isinstance(self.alternatives[0].content, str)
-            or not self.body
-            or {name.lower() for name in self.extra_headers} - {"message-id"}
             or self._has(boundary)
         ):
             return None
         parts = [_text_part(self.body, "plain"), _text_part(self.alternatives[0].content, "html")]
         if None in parts:
             return None
-        headers = [
-            ("Subject", str(self.subject)),
-            ("From", self.extra_headers.get("From", self.from_email)),
-            ("To", str(self.to[0])),
-            ("Date", formatdate(localtime=settings.EMAIL_USE_LOCALTIME)),
-            *self.extra_headers.items(),
-        ]
-        if not self.extra_headers:
-            headers.append(("Message-ID", make_msgid(domain=DNS_NAME)))
         head = [
             f'Content-Type: multipart/alternative; boundary="{boundary}"\nMIME-Version: 1.0\n'.encode("ascii"),
-            *(_header(name, value) for name, value in headers),
+            *_headers(self),
         ]
         sep = f"\n--{boundary}\n".encode("ascii")
         return b"".join((*head, b"\n", sep[1:], sep.join(parts), f"\n--{boundary}--\n".encode("ascii")))
@@ -157,31 +141,40 @@ class LeadFlowTextEmail(EmailMessage):
         return msg
 
     def _plain_form(self) -> bytes | None:
-        if (
-            (self.encoding or settings.DEFAULT_CHARSET) != "utf-8"
-            or len(self.to) != 1
-            or self.cc
-            or self.reply_to
-            or self.attachments
-            or self.content_subtype != "plain"
-            or not self.body
-            or {name.lower() for name in self.extra_headers} - {"message-id"}
-        ):
-            return None
-        part = _text_part(self.body, "plain")
+        part = _text_part(self.body, "plain") if _simple_shape(self) else None
         if part is None:
             return None
         content_headers, body = part.split(b"\n\n", 1)
-        headers = [
-            ("Subject", str(self.subject)),
-            ("From", self.from_email),
-            ("To", str(self.to[0])),
-            ("Date", formatdate(localtime=settings.EMAIL_USE_LOCALTIME)),
-            *self.extra_headers.items(),
-        ]
-        if not self.extra_headers:
-            headers.append(("Message-ID", make_msgid(domain=DNS_NAME)))
-        return b"".join((content_headers, b"\n", *(_header(name, value) for name, value in headers), b"\n", body))
+        return b"".join((content_headers, b"\n", *_headers(self), b"\n", body))
+
+
+def _simple_shape(msg: EmailMessage) -> bool:
+    """What both emails written straight to bytes have: UTF-8, one recipient, no copy, reply-to
+    or attachment, a text body, and no extra header but a Message-ID (so From is from_email)."""
+    return (
+        (msg.encoding or settings.DEFAULT_CHARSET) == "utf-8"
+        and len(msg.to) == 1
+        and not msg.cc
+        and not msg.reply_to
+        and not msg.attachments
+        and msg.content_subtype == "plain"
+        and bool(msg.body)
+        and not {name.lower() for name in msg.extra_headers} - {"message-id"}
+    )
+
+
+def _headers(msg: EmailMessage) -> list[bytes]:
+    """The message's own header lines, in Django's order (a Message-ID made when none is given)."""
+    headers = [
+        ("Subject", str(msg.subject)),
+        ("From", msg.from_email),
+        ("To", str(msg.to[0])),
+        ("Date", formatdate(localtime=settings.EMAIL_USE_LOCALTIME)),
+        *msg.extra_headers.items(),
+    ]
+    if not msg.extra_headers:
+        headers.append(("Message-ID", make_msgid(domain=DNS_NAME)))
+    return [_header(name, value) for name, value in headers]
 
 
 def _header(name: str, value: str) -> bytes:
