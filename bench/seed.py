@@ -1059,6 +1059,14 @@ def seed(db_url: str, n_leads: int, *, log: Callable[[str], None] = print, vacuu
         conn.commit()
         core = [s for s in SEEDERS if s.core]
         core_ok = lead_n_exists and all(_marker_ok(markers.get(s.name), s, n_leads) for s in core)
+        held = markers.get("leads", {}).get("n_leads")
+        if not core_ok and held not in (None, n_leads) and os.environ.get("BENCH_RESEED") != "1":
+            # A run with the wrong BENCH_LEADS would otherwise truncate a data set that took
+            # minutes to seed (it happened: a 1M database reseeded with the default 100k).
+            raise SystemExit(
+                f"{name!r} holds the data set of {held:,} leads, not {n_leads:,}: run with"
+                f" BENCH_LEADS={held} to reuse it, or BENCH_RESEED=1 to replace it"
+            )
         # Hooks run when their table exists and they are not seeded at this version yet.
         extras = [
             s

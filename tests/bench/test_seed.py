@@ -104,6 +104,13 @@ def test_the_data_set_is_the_same_every_time(seeded, db_url):
     assert before == after
 
 
+def test_it_refuses_to_replace_a_data_set_of_another_size_unless_told(seeded, db_url, monkeypatch):
+    monkeypatch.delenv("BENCH_RESEED", raising=False)
+    with pytest.raises(SystemExit, match="holds the data set of 3,000 leads, not 3,001"):
+        seed.seed(db_url, N + 1, log=lambda msg: None)
+    assert Lead.objects.count() == N  # nothing truncated
+
+
 def test_it_refuses_a_database_that_is_not_a_benchmark_one(monkeypatch):
     monkeypatch.delenv("BENCH_FORCE", raising=False)
     with pytest.raises(SystemExit, match="refusing"):
