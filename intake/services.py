@@ -438,12 +438,6 @@ def _confirmation_message(
     )
 
 
-def webform_confirmations_catch_up(*, now: datetime | None = None, limit: int = 500) -> int:
-    """Send the pending confirmations whose task was lost or failed (webform_confirmations_send,
-    oldest first). Returns how many were sent."""
-    return webform_confirmations_send(now=now, limit=limit)
-
-
 # --- CSV import ------------------------------------------------------------------------------------
 
 

@@ -13,6 +13,8 @@ logger = logging.getLogger(__name__)
 IMPORT_TASK_BUDGET = 40
 # The same for one web-form drain (a backlog after an outage is drained by a chain of tasks).
 DRAIN_TASK_BUDGET = 40
+# Confirmations the per-minute catch-up sends at most (their task was lost or failed).
+CONFIRMATIONS_CATCH_UP_BATCH = 500
 
 
 @shared_task(ignore_result=True)
@@ -52,7 +54,7 @@ def intake_catch_up() -> dict[str, int]:
     """Periodic (beat, every minute): make the leads of web-form submissions no drain was asked
     for (posted while Redis was down), send confirmations whose task was lost, and restart
     imports nobody is running."""
-    from .services import import_jobs_stalled, webform_confirmations_catch_up, webform_submissions_drain
+    from .services import import_jobs_stalled, webform_confirmations_send, webform_submissions_drain
 
     drained = webform_submissions_drain(budget_seconds=DRAIN_TASK_BUDGET / 2)
     if not drained.finished:
@@ -60,7 +62,7 @@ def intake_catch_up() -> dict[str, int]:
             webform_submissions_drain_task.apply_async(retry=False)
         except Exception:
             logger.warning("broker unavailable: the web-form drain goes on at the next catch-up")
-    sent = webform_confirmations_catch_up()
+    sent = webform_confirmations_send(limit=CONFIRMATIONS_CATCH_UP_BATCH)
     stalled = import_jobs_stalled()
     for job_id in stalled:
         try:

@@ -36,7 +36,7 @@ def test_a_batchs_confirmations_go_out_together_each_once(webform):
     assert {(r.confirmation, r.confirmation_attempts) for r in rows} == {(Confirmation.SENT, 1)}
     assert all(r.confirmation_sent_at is not None for r in rows)
     assert services.webform_confirmations_send(ids=[s.pk for s in subs]) == 0  # nothing owed any more
-    assert services.webform_confirmations_catch_up() == 0 and len(mail.outbox) == 4
+    assert services.webform_confirmations_send() == 0 and len(mail.outbox) == 4
 
 
 def test_a_submission_still_in_the_inbox_is_not_confirmed(webform):
@@ -54,10 +54,10 @@ def test_a_refusing_mail_server_leaves_them_to_retry_and_the_last_attempt_fails_
     rows = list(WebFormSubmission.objects.order_by("id"))
     assert {(r.confirmation, r.confirmation_attempts) for r in rows} == {(Confirmation.PENDING, 1)}
     assert all(r.confirmation_claimed_until > timezone.now() for r in rows)
-    assert services.webform_confirmations_catch_up() == 0  # still claimed: nobody else tries now
+    assert services.webform_confirmations_send() == 0  # still claimed: nobody else tries now
     WebFormSubmission.objects.filter(pk=subs[0].pk).update(confirmation_attempts=services.CONFIRMATION_MAX_ATTEMPTS - 1)
     with time_machine.travel(timezone.now() + services.CONFIRMATION_LEASE + timedelta(seconds=1)):
-        assert services.webform_confirmations_catch_up() == 0
+        assert services.webform_confirmations_send() == 0
     first, second = WebFormSubmission.objects.order_by("id")
     assert first.confirmation == Confirmation.FAILED
     assert (second.confirmation, second.confirmation_attempts) == (Confirmation.PENDING, 2)
