@@ -270,11 +270,18 @@ def _intake_or_row_by_row(
     savepoint. A database error there (not a bad row: those come back as ValidationErrors) makes
     the batch go again row by row, each in its own savepoint, so one row never stops the others;
     a row the database still refuses gets a ValidationError saying so. A ValidationError the
-    batch raises as a whole (the source or owner refused) is the caller's."""
+    batch raises as a whole (the source or owner refused) is the caller's.
+
+    Any other exception (a bug some row's data sets off) is treated like a database error: the
+    drain takes the oldest pending rows first, so a row that failed its whole batch every time
+    would hold up every submission behind it. It gets its error, and an admin can process it
+    again once the bug is fixed (webform_submissions_retry)."""
     try:
         with transaction.atomic():
             return lead_services.lead_intake_many_cleaned(cleaned=cleaned, received_times=received_times, **kwargs)
-    except DatabaseError:
+    except ValidationError:
+        raise
+    except Exception:
         logger.warning("%s: batch failed, retrying row by row", what, exc_info=True)
     results: list[lead_services.IntakeResult | ValidationError] = []
     for i, row in enumerate(cleaned):
@@ -282,7 +289,9 @@ def _intake_or_row_by_row(
         try:
             with transaction.atomic():
                 results.extend(lead_services.lead_intake_many_cleaned(cleaned=[row], received_times=at, **kwargs))
-        except DatabaseError as e:
+        except ValidationError:
+            raise
+        except Exception as e:
             logger.warning("%s: a row could not be saved", what, exc_info=True)
             results.append(ValidationError({"__all__": f"could not be saved ({type(e).__name__})."}))
     return results

@@ -304,6 +304,31 @@ def test_a_database_error_in_the_batch_retries_row_by_row_and_fails_only_that_ro
     assert set(Lead.objects.values_list("name", flat=True)) == {"Person 1", "Person 3"}
 
 
+def test_a_row_that_sets_off_a_bug_fails_alone_and_does_not_hold_up_the_ones_behind_it(webform, monkeypatch):
+    """Fault injection: lead making raises a plain exception for one row's data (standing in for a
+    bug). Without its own error that row would fail its batch at every drain, and the drain,
+    oldest first, would never get past it."""
+    from leads import services as lead_services
+
+    make_leads = lead_services.lead_intake_many_cleaned
+
+    def lead_intake_with_a_bug(*, cleaned, **kwargs):
+        if any(row["name"] == "Bug" for row in cleaned):
+            raise KeyError("a bug")
+        return make_leads(cleaned=cleaned, **kwargs)
+
+    monkeypatch.setattr(lead_services, "lead_intake_many_cleaned", lead_intake_with_a_bug)
+    subs = [_submission(webform, 1), _submission(webform, 2, name="Bug"), _submission(webform, 3)]
+    assert services.webform_submissions_drain().processed == 3
+    for sub in subs:
+        sub.refresh_from_db()
+    assert [s.state for s in subs] == ["processed", "failed", "processed"]
+    assert subs[1].error == "Row: could not be saved (KeyError)."
+    assert set(Lead.objects.values_list("name", flat=True)) == {"Person 1", "Person 3"}
+    _submission(webform, 4)  # the next drain takes the next one; the failed row waits for an admin
+    assert services.webform_submissions_drain().processed == 1 and subs[1].state == "failed"
+
+
 def test_an_admin_processes_failed_submissions_again_from_django_admin(client, admin_user, webform):
     from django.urls import reverse
 
