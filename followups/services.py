@@ -488,7 +488,7 @@ class _Send:
     """One notification (and its email) a claimed row owes somebody."""
 
     row_id: int
-    notification: Notification
+    notification: dict  # the Notification row, written by insert_rows
     template: str
     ctx: dict
 
@@ -541,7 +541,7 @@ def _deliver(batch: _Batch, now: datetime) -> None:
     right after it went: a crash between the two resends that one email (same Message-ID), never
     the batch. A failure is recorded against the row that owes it, which backs off and retries.
     """
-    by_key = {s.notification.key: s for s in batch.sends}
+    by_key = {s.notification["key"]: s for s in batch.sends}
     if not by_key:
         return
     to_email = list(
@@ -612,16 +612,18 @@ def _record_failures(model: type[models.Model], batch: _Batch, *, now: datetime,
         )
 
 
-def _notification(*, user: User, kind: str, key: str, text: str, url: str, now: datetime) -> Notification:
-    return Notification(
-        user=user,
-        kind=kind,
-        key=key,
-        text=text[:300],
-        url=url,
-        created_at=now,
-        email_to=user.email or "",
-    )
+def _notification(*, user: User, kind: str, key: str, text: str, url: str, now: datetime) -> dict:
+    """A Notification row for insert_rows (a batch's are written in one statement, without the
+    model instances and bulk_create's per-value compile)."""
+    return {
+        "user_id": user.pk,
+        "kind": kind,
+        "key": key,
+        "text": text[:300],
+        "url": url,
+        "created_at": now,
+        "email_to": user.email or "",
+    }
 
 
 def _local(when: datetime, user: User) -> str:
@@ -751,7 +753,7 @@ def followup_dispatch_batch(*, now: datetime, policy: FollowUpPolicy | None = No
             marks[row.pk] = row_marks
             if row.recycles_lead and "reminded_at" in row_marks:
                 recycle.append(row.pk)
-        Notification.objects.bulk_create([s.notification for s in batch.sends], ignore_conflicts=True)
+        insert_rows(Notification, [s.notification for s in batch.sends], ignore_conflicts=True)
 
     _deliver(batch, now)
 
@@ -869,7 +871,7 @@ def sla_dispatch_batch(*, now: datetime, policy: FollowUpPolicy | None = None) -
             marks[clock.pk] = clock_marks
             if clock.manager_alerted_at is not None:
                 manager_alerted.add(clock.pk)
-        Notification.objects.bulk_create([s.notification for s in batch.sends], ignore_conflicts=True)
+        insert_rows(Notification, [s.notification for s in batch.sends], ignore_conflicts=True)
 
     _deliver(batch, now)
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import NotSupportedError, connection, models
+from django.db.models.constants import OnConflict
 from django.utils import timezone
 
 
@@ -76,10 +77,17 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def insert_rows(model: type[models.Model], rows: Sequence[dict[str, Any]], *, returning_pk: bool = False) -> list:
+def insert_rows(
+    model: type[models.Model],
+    rows: Sequence[dict[str, Any]],
+    *,
+    returning_pk: bool = False,
+    ignore_conflicts: bool = False,
+) -> list:
     """Insert `rows` (dicts keyed by field attname; absent fields take their defaults) into the
     model's table in one statement. Returns the new primary keys in row order if `returning_pk`
-    (PostgreSQL only).
+    (PostgreSQL only). `ignore_conflicts`: a row that would break a unique constraint is skipped
+    (bulk_create's ignore_conflicts: ON CONFLICT DO NOTHING), not an error.
 
     No signals, no `save()`, no model validation: for rows the caller built from checked values.
     """
@@ -101,21 +109,27 @@ def insert_rows(model: type[models.Model], rows: Sequence[dict[str, Any]], *, re
     names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     pk = model._meta.pk
     returning = f" RETURNING {connection.ops.quote_name(pk.column)}" if returning_pk else ""
+    on_conflict = OnConflict.IGNORE if ignore_conflicts else None
+    insert = connection.ops.insert_statement(on_conflict=on_conflict)  # "INSERT [OR IGNORE] INTO"
+    suffix = connection.ops.on_conflict_suffix_sql(fields, on_conflict, None, None)  # "ON CONFLICT DO NOTHING"
+    suffix = f" {suffix}" if suffix else ""
     with connection.cursor() as cursor:
         if postgres:
             arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
             # WITH ORDINALITY … ORDER BY: rows go in (and RETURNING comes back) in the given order.
             cursor.execute(
-                f"INSERT INTO {table} ({names}) SELECT {', '.join(f'c{i}' for i in range(len(fields)))} "
+                f"{insert} {table} ({names}) SELECT {', '.join(f'c{i}' for i in range(len(fields)))} "
                 f"FROM unnest({arrays}) WITH ORDINALITY AS t({', '.join(f'c{i}' for i in range(len(fields)))}, n) "
-                f"ORDER BY n{returning}",
+                f"ORDER BY n{suffix}{returning}",
                 columns,
             )
             return [r[0] for r in cursor.fetchall()] if returning_pk else []
         if returning_pk:
             raise NotSupportedError("insert_rows returns primary keys on PostgreSQL only; use bulk_create")
         placeholders = ", ".join(["%s"] * len(fields))
-        cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({placeholders})", list(zip(*columns, strict=True)))
+        cursor.executemany(
+            f"{insert} {table} ({names}) VALUES ({placeholders}){suffix}", list(zip(*columns, strict=True))
+        )
         return []
 
 

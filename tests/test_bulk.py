@@ -7,6 +7,7 @@ lead_create and the CSV import both write through it, so the import's guard test
 from datetime import timedelta
 
 import pytest
+from django.db import IntegrityError
 from django.utils import timezone
 
 from followups.models import FollowUp, SlaClock
@@ -119,3 +120,18 @@ def test_insert_rows_refuses_a_nul_character_as_postgresql_does(two_leads):
                 }
             ],  # fmt: skip
         )
+
+
+def test_insert_rows_can_skip_rows_that_break_a_unique_constraint(rep):
+    from followups.models import Notification
+
+    now = timezone.now()
+
+    def row(key, text):
+        return {"user_id": rep.pk, "kind": "reminder", "key": key, "text": text, "created_at": now}
+
+    insert_rows(Notification, [row("a", "first")])
+    insert_rows(Notification, [row("b", "new"), row("a", "second"), row("c", "new")], ignore_conflicts=True)
+    assert dict(Notification.objects.values_list("key", "text")) == {"a": "first", "b": "new", "c": "new"}
+    with pytest.raises(IntegrityError):
+        insert_rows(Notification, [row("a", "third")])
