@@ -635,6 +635,11 @@ def _lead_label(lead: Lead) -> str:
     return f"{lead.name} ({lead.company})" if lead.company else lead.name
 
 
+def _greeting(recipient: User) -> dict:
+    """Who a follow-up email is for: the user (whose zone its times read in) and the name it greets."""
+    return {"recipient": recipient, "greeting_name": recipient.first_name or recipient.username}
+
+
 def _due_key(followup: FollowUp, what: str) -> str:
     # The due time is part of the key: a snoozed follow-up is reminded again at its new time.
     return f"fu:{followup.pk}:{what}:{int(followup.due_at.timestamp())}"
@@ -647,7 +652,18 @@ def _followup_sends(row: FollowUp, *, now: datetime, policy: FollowUpPolicy) -> 
     lead, manager = row.lead, row.lead.team.manager
     recipient = row.owner or manager
     label = _lead_label(lead)
-    base_ctx = {"followup": row, "lead": lead, "lead_label": label, "path": lead.get_absolute_url()}
+    kind_label = row.get_kind_display()
+    # The emails' templates read plain values, not the row and its lead: the template engine
+    # tries item access first, so each attribute of a model instance cost it an exception.
+    base_ctx = {
+        "kind_label": kind_label,
+        "instruction": row.instruction,
+        "agreed_with_lead": row.agreed_with_lead,
+        "lead_label": label,
+        "lead_phone": lead.phone,
+        "lead_email": lead.email,
+        "path": lead.get_absolute_url(),
+    }
     if row.reminded_at is None and row.due_at <= now:
         marks.add("reminded_at")
         due_local = _local(row.due_at, recipient)
@@ -656,11 +672,11 @@ def _followup_sends(row: FollowUp, *, now: datetime, policy: FollowUpPolicy) -> 
             text = f"{label} is back from nurture: {row.instruction}"
         else:
             kind, template = Notification.Kind.REMINDER, "followup-reminder"
-            text = f"{row.get_kind_display()} {label}: {row.instruction} (due {due_local})"
+            text = f"{kind_label} {label}: {row.instruction} (due {due_local})"
         n = _notification(
             user=recipient, kind=kind, key=_due_key(row, "reminder"), text=text, url=base_ctx["path"], now=now
         )
-        ctx = {**base_ctx, "recipient": recipient, "due_local": due_local}
+        ctx = {**base_ctx, **_greeting(recipient), "due_local": due_local}
         sends.append(_Send(row.pk, n, template, ctx))
     reminded = row.reminded_at is not None or "reminded_at" in marks
     late_by = now - row.due_at
@@ -674,7 +690,7 @@ def _followup_sends(row: FollowUp, *, now: datetime, policy: FollowUpPolicy) -> 
         # A manager who owns the follow-up was reminded already; escalating to oneself says nothing.
         if recipient.pk != manager.pk:
             hours = int(late_by.total_seconds() // 3600)
-            text = f"Overdue {hours} h: {recipient}'s {row.get_kind_display().lower()} with {label}"
+            text = f"Overdue {hours} h: {recipient}'s {kind_label.lower()} with {label}"
             n = _notification(
                 user=manager,
                 kind=Notification.Kind.ESCALATION,
@@ -685,7 +701,7 @@ def _followup_sends(row: FollowUp, *, now: datetime, policy: FollowUpPolicy) -> 
             )
             ctx = {
                 **base_ctx,
-                "recipient": manager,
+                **_greeting(manager),
                 "owner": recipient,
                 "hours": hours,
                 "due_local": _local(row.due_at, manager),

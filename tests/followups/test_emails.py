@@ -56,14 +56,23 @@ def test_a_boundary_found_in_a_body_is_left_to_the_generator(monkeypatch):
     assert html.encode() in data
 
 
-def test_make_message_renders_the_three_templates(lead, rep):
-    from followups.models import FollowUp
-
-    followup = FollowUp(lead=lead, owner=rep, kind="call", instruction="Call back", due_at=lead.received_at)
-    ctx = {"followup": followup, "lead": lead, "lead_label": "Lena Lead", "path": "/leads/1/", "recipient": rep}
-    msg = make_message("followup-reminder", rep.email, {**ctx, "due_local": "Mon 30 Nov, 10:00"}, key="fu:1")
+def test_make_message_renders_the_three_templates(rep):
+    ctx = {
+        "kind_label": "Call",
+        "instruction": "Call back",
+        "agreed_with_lead": True,
+        "lead_label": "Lena Lead",
+        "lead_phone": "+1 555 0100",
+        "lead_email": "lena@example.com",
+        "path": "/leads/1/",
+        "recipient": rep,
+        "greeting_name": "Rita",
+        "due_local": "Mon 30 Nov, 10:00",
+    }
+    msg = make_message("followup-reminder", rep.email, ctx, key="fu:1")
     assert msg.subject == "Call Lena Lead: Call back"
-    assert "Mon 30 Nov, 10:00" in msg.body and msg.alternatives[0].mimetype == "text/html"
+    assert "Hello Rita," in msg.body and "Mon 30 Nov, 10:00" in msg.body and "+1 555 0100" in msg.body
+    assert "The lead agreed to this date." in msg.body and msg.alternatives[0].mimetype == "text/html"
     assert isinstance(msg, LeadFlowEmail)
 
 

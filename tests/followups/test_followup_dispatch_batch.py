@@ -161,6 +161,34 @@ def test_an_overdue_followup_is_escalated_to_the_manager_once(lead, manager, pol
     assert [m.to for m in mailoutbox] == [[lead.owner.email], [manager.email]]
 
 
+def test_the_reminder_and_escalation_emails_say_what_the_row_its_lead_and_the_recipient_say(
+    lead, rep, manager, policy, mailoutbox
+):
+    """The emails' templates read plain values the dispatcher gives them: an unknown name in a
+    template would render as nothing, so each value is looked for in the email it belongs to."""
+    Lead.objects.filter(pk=lead.pk).update(phone="+1 555 0100", company="Eagle & Sons")
+    manager.first_name = ""
+    manager.save()
+    add(lead, due_in=-timedelta(hours=policy.escalation_hours + 3), instruction="Ask <why>", agreed_with_lead=True)
+    dispatch()
+
+    reminder, escalation = sorted(mailoutbox, key=lambda m: m.to != [rep.email])
+    assert reminder.subject == "Call Lena Lead (Eagle & Sons): Ask <why>"
+    for text in ("Hello Rita,", "Call Lena Lead (Eagle & Sons): Ask <why>", "The lead agreed to this date.",
+                 "Phone: +1 555 0100", "Email: lena@example.com", f"/leads/{lead.pk}/"):  # fmt: skip
+        assert text in reminder.body, text
+    html = reminder.alternatives[0][0]
+    for text in ("Hello Rita,", "Lena Lead (Eagle &amp; Sons)</strong>: Ask &lt;why&gt;", "agreed to this date",
+                 "Phone: +1 555 0100", "Email: lena@example.com"):  # fmt: skip
+        assert text in html, text
+    assert (
+        escalation.subject == f"Overdue {policy.escalation_hours + 3} h: Rita Rep's call with Lena Lead (Eagle & Sons)"
+    )
+    for text in ("Hello mona,", "Rita Rep: Call Lena Lead (Eagle & Sons) — Ask <why>", "check in with Rita Rep."):
+        assert text in escalation.body, text
+    assert "Hello mona," in escalation.alternatives[0][0]
+
+
 def test_a_followup_done_in_time_is_not_escalated(lead, rep, policy):
     followup = add(lead, due_in=-timedelta(minutes=1))
     now = timezone.now()
