@@ -29,7 +29,7 @@ from leadflow.bulk import insert_rows
 from leadflow.emailmarks import MarkStatement, email_marks
 from leads.models import Lead
 
-from .emails import make_message
+from .emails import EmailTemplates
 from .models import Cadence, CadenceStep, FollowUp, FollowUpPolicy, Kind, Notification, SlaClock, zone_of
 from .worktime import add_calendar_days, add_working_days, add_working_minutes, day_and_time
 
@@ -558,6 +558,7 @@ def _deliver(batch: _Batch, now: datetime) -> None:
         for _pk, key, _email_to in to_email:
             batch.failed[by_key[key].row_id] = f"email connection: {e!r}"
         return
+    templates: dict[str, EmailTemplates] = {}  # by name, loaded once per batch
     try:
         with email_marks(MARK_EMAILED, now) as marks:
             for pk, key, email_to in to_email:
@@ -569,8 +570,10 @@ def _deliver(batch: _Batch, now: datetime) -> None:
                     continue
                 try:
                     # Times in the email read in the recipient's zone.
+                    if send.template not in templates:
+                        templates[send.template] = EmailTemplates.load(send.template)
                     with timezone.override(zone_of(send.ctx["recipient"])):
-                        msg = make_message(send.template, email_to, send.ctx, key=key, connection=connection)
+                        msg = templates[send.template].message(email_to, send.ctx, key=key, connection=connection)
                 except Exception as e:
                     batch.failed[send.row_id] = f"email to {email_to}: {e!r}"
                     continue
