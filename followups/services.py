@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from accounts.models import Membership, User
 from leadflow.bulk import insert_rows
-from leadflow.emailmarks import MarkStatement, email_marks
+from leadflow.emailmarks import MarkStatement, email_marks, keep_mark_connections
 from leads.models import Lead
 
 from .emails import EmailTemplates
@@ -956,7 +956,8 @@ def dispatch_due(*, now: Callable[[], datetime] = timezone.now, budget_seconds: 
     budget = settings.FOLLOWUP_DISPATCH_BUDGET_SECONDS if budget_seconds is None else budget_seconds
     stop_at = time.monotonic() + budget
     total = 0
-    with _redoable_commits():
+    # One second connection for the emails' marks for the whole round, not one per batch.
+    with _redoable_commits(), keep_mark_connections():
         while time.monotonic() < stop_at:
             at = now()
             policy = FollowUpPolicy.load()  # once per round: an admin's change applies from the next one

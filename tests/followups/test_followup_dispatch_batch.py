@@ -408,3 +408,59 @@ def test_outside_a_transaction_each_email_is_marked_before_the_next_one_goes(com
     assert MarkCheckingBackend.unmarked == [0] * 30
     assert len(mail.outbox) == 30
     assert not Notification.objects.filter(emailed_at__isnull=True).exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_dispatch_round_marks_every_batch_on_one_second_connection(committed_db, lead, policy, monkeypatch):
+    """Opening the marks' connection per batch started a database backend each time: a round keeps
+    one for all its batches (each batch's marks still committed before its claim is released), and
+    closes it at the end."""
+    from leadflow import emailmarks
+
+    opened = []
+
+    class CountedMarks(emailmarks.PipelinedMarks):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            opened.append(self)
+
+    monkeypatch.setattr(emailmarks, "PipelinedMarks", CountedMarks)
+    FollowUpPolicy.objects.update(batch_size=2)
+    for i in range(5):
+        add(lead, due_in=-timedelta(minutes=10 - i), instruction=f"step {i}")
+
+    assert dispatch() == 5
+
+    assert len(opened) == 1 and opened[0].conn.closed
+    assert not Notification.objects.filter(emailed_at__isnull=True).exists()
+    assert FollowUp.objects.filter(reminded_at__isnull=False).count() == 5
+    services.followup_dispatch_batch(now=timezone.now())  # outside a round: its own connection, closed
+    assert len(opened) == 1  # nothing was due
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_marks_connection_that_broke_is_replaced_in_the_next_batch(committed_db, lead, policy, monkeypatch):
+    from leadflow import emailmarks
+
+    opened = []
+
+    class CountedMarks(emailmarks.PipelinedMarks):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            opened.append(self)
+
+    monkeypatch.setattr(emailmarks, "PipelinedMarks", CountedMarks)
+    FollowUpPolicy.objects.update(batch_size=2)
+    for i in range(4):
+        add(lead, due_in=-timedelta(minutes=10 - i), instruction=f"step {i}")
+    now = timezone.now()
+    with emailmarks.keep_mark_connections():
+        assert services.followup_dispatch_batch(now=now) == 2
+        opened[0].conn.close()  # e.g. the database ended it between two batches
+        assert services.followup_dispatch_batch(now=now) == 2
+        assert len(opened) == 2 and not opened[1].conn.closed
+    assert opened[1].conn.closed
+    assert not Notification.objects.filter(emailed_at__isnull=True).exists()
+    assert FollowUp.objects.filter(reminded_at__isnull=False).count() == 4
