@@ -648,12 +648,15 @@ def _due_key(followup: FollowUp, what: str) -> str:
     return f"fu:{followup.pk}:{what}:{int(followup.due_at.timestamp())}"
 
 
-def _followup_sends(row: FollowUp, *, now: datetime, policy: FollowUpPolicy) -> tuple[list[_Send], set[str]]:
-    """What a claimed, locked, pending follow-up owes now, and which marks that will set."""
+def _followup_sends(
+    row: FollowUp, *, users: dict[int, User], now: datetime, policy: FollowUpPolicy
+) -> tuple[list[_Send], set[str]]:
+    """What a claimed, locked, pending follow-up owes now, and which marks that will set.
+    `row` carries its lead and its team's `manager_id`; `users` has its owner and that manager."""
     sends: list[_Send] = []
     marks: set[str] = set()
-    lead, manager = row.lead, row.lead.team.manager
-    recipient = row.owner or manager
+    lead, manager = row.lead, users[row.manager_id]
+    recipient = users[row.owner_id] if row.owner_id else manager
     label = _lead_label(lead)
     kind_label = row.get_kind_display()
     # The emails' templates read plain values, not the row and its lead: the template engine
@@ -753,18 +756,22 @@ def followup_dispatch_batch(*, now: datetime, policy: FollowUpPolicy | None = No
     marks: dict[int, set[str]] = {}
     recycle: list[int] = []
     with transaction.atomic():
-        rows = (
+        rows = list(
             FollowUp.objects.select_for_update(of=("self",))
             .filter(pk__in=batch.ids, claim_token=batch.token)
-            .select_related("lead__team__manager", "owner")
+            .select_related("lead")
+            .annotate(manager_id=F("lead__team__manager_id"))
             .order_by("id")
         )
+        # The few users a batch writes to (owners, their managers) are read once, not with every
+        # row: making each row's owner and manager instances was a tenth of the batch's CPU.
+        users = User.objects.in_bulk(({r.owner_id for r in rows} | {r.manager_id for r in rows}) - {None})
         for row in rows:
             if row.state != State.PENDING:
                 marks[row.pk] = set()
                 continue
             try:
-                sends, row_marks = _followup_sends(row, now=now, policy=policy)
+                sends, row_marks = _followup_sends(row, users=users, now=now, policy=policy)
             except Exception as e:  # a bad row must not stop the batch: it backs off alone
                 batch.failed[row.pk] = f"decide: {e!r}"
                 continue
