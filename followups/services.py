@@ -27,7 +27,7 @@ from django.utils import timezone
 from accounts.models import Membership, User
 from leadflow.bulk import insert_rows
 from leadflow.emailmarks import MarkStatement, email_marks, keep_mark_connections
-from leads.models import Lead
+from leads.models import Lead, lead_path_formatter
 
 from .emails import EmailTemplates
 from .models import Cadence, CadenceStep, FollowUp, FollowUpPolicy, Kind, Notification, SlaClock, zone_of
@@ -649,10 +649,16 @@ def _due_key(followup: FollowUp, what: str) -> str:
 
 
 def _followup_sends(
-    row: FollowUp, *, users: dict[int, User], now: datetime, policy: FollowUpPolicy
+    row: FollowUp,
+    *,
+    users: dict[int, User],
+    lead_path: Callable[[int], str],
+    now: datetime,
+    policy: FollowUpPolicy,
 ) -> tuple[list[_Send], set[str]]:
     """What a claimed, locked, pending follow-up owes now, and which marks that will set.
-    `row` carries its lead and its team's `manager_id`; `users` has its owner and that manager."""
+    `row` carries its lead and its team's `manager_id`; `users` has its owner and that manager;
+    `lead_path` is a batch's lead_path_formatter()."""
     sends: list[_Send] = []
     marks: set[str] = set()
     lead, manager = row.lead, users[row.manager_id]
@@ -668,7 +674,7 @@ def _followup_sends(
         "lead_label": label,
         "lead_phone": lead.phone,
         "lead_email": lead.email,
-        "path": lead.get_absolute_url(),
+        "path": lead_path(lead.pk),
     }
     if row.reminded_at is None and row.due_at <= now:
         marks.add("reminded_at")
@@ -766,12 +772,13 @@ def followup_dispatch_batch(*, now: datetime, policy: FollowUpPolicy | None = No
         # The few users a batch writes to (owners, their managers) are read once, not with every
         # row: making each row's owner and manager instances was a tenth of the batch's CPU.
         users = User.objects.in_bulk(({r.owner_id for r in rows} | {r.manager_id for r in rows}) - {None})
+        lead_path = lead_path_formatter()
         for row in rows:
             if row.state != State.PENDING:
                 marks[row.pk] = set()
                 continue
             try:
-                sends, row_marks = _followup_sends(row, users=users, now=now, policy=policy)
+                sends, row_marks = _followup_sends(row, users=users, lead_path=lead_path, now=now, policy=policy)
             except Exception as e:  # a bad row must not stop the batch: it backs off alone
                 batch.failed[row.pk] = f"decide: {e!r}"
                 continue

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from django.conf import settings
@@ -250,7 +251,7 @@ class Lead(models.Model):
         return f"{self.name} ({self.company})" if self.company else self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("leads:detail", args=[self.pk])
+        return reverse("leads:detail", args=[self.pk])  # lead_path_formatter: the same for many
 
     @property
     def is_open(self) -> bool:
@@ -492,3 +493,16 @@ class OwnerNotice(models.Model):
 
     def __str__(self) -> str:
         return f"to {self.recipient_id}: {self.subject}"
+
+
+def lead_path_formatter() -> Callable[[int], str]:
+    """`Lead.get_absolute_url` by id, for many leads at once (the dispatcher's batch): reverse()
+    cost ~20 µs a lead, a twentieth of a reminder. Two stand-in ids are reversed; where the
+    paths are the same around the id (the pattern takes any digits and the script prefix does
+    not change meanwhile), the others are formatted around it; otherwise each is reversed."""
+    a, b = 1_234_567, 7_654_321
+    path_a = reverse("leads:detail", args=[a])
+    head, _, tail = path_a.partition(str(a))
+    if path_a.count(str(a)) == 1 and reverse("leads:detail", args=[b]) == f"{head}{b}{tail}":
+        return lambda pk: f"{head}{pk:d}{tail}"
+    return lambda pk: reverse("leads:detail", args=[pk])
