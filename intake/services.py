@@ -48,7 +48,8 @@ CONFIRMATION_MAX_ATTEMPTS = 10
 IMPORT_LEASE = timedelta(minutes=2)
 IMPORT_BATCH = 500
 # The web-form drain: submissions per transaction (its row locks, and the team's round-robin
-# row, are held that long), and the trigger's debounce (at most one drain asked per second).
+# row, are held that long), and the trigger's debounce (at most one drain asked per second,
+# started a second later: it takes that second's posts in one go).
 DRAIN_BATCH = 200
 DRAIN_TRIGGER_KEY = "intake:webform-drain"
 DRAIN_DEBOUNCE_SECONDS = 1
@@ -136,8 +137,9 @@ def webform_submit(*, form: WebForm, data: dict[str, str], token: WebFormToken) 
        last WEBFORM_IDEMPOTENCY_SECONDS, exists: one statement (_submission_insert_unless_repeat).
        A repeat returns that earlier submission's id: no second lead. It commits before the
        person sees the thank-you page.
-    4. After commit, ask for a drain (debounced: a burst of posts asks a few times). If the
-       broker is down the submission waits for intake_catch_up (every minute).
+    4. After commit, ask for a drain to start a second later (debounced: posts ask about once
+       a second, and each drain takes that second's posts). If the broker is down the
+       submission waits for intake_catch_up (every minute).
     The caller answers every outcome the same way, so nobody learns whether an email is known.
     """
     clean = lead_services.intake_clean(data)
@@ -259,8 +261,9 @@ def webform_submissions_drain(*, budget_seconds: float | None = None, batch_size
 
     Started by the debounced trigger of each post (webform_submissions_drain_task) and by
     intake_catch_up every minute, which drains what a broker outage left. So a lead usually
-    appears within a second or two of the post; under a burst, batches follow each other as
-    fast as the worker makes them; after a Redis outage, within a minute of its return.
+    appears within a second or two of the post; under a steady load one drain a second takes
+    that second's posts (a backlog goes batch after batch); after a Redis outage, within a
+    minute of its return.
     Several drains may run at once (workers, the beat's): each claims its own rows.
     """
     debounce_reset(DRAIN_TRIGGER_KEY)  # before reading: see enqueue_on_commit_debounced
