@@ -31,7 +31,7 @@ from followups.emails import LeadFlowTextEmail
 from leadflow.ahead import Ahead
 from leadflow.bulk import update_objects
 from leadflow.emailmarks import MarkStatement, email_marks
-from leadflow.locks import xact_locks
+from leadflow.locks import xact_locks_sql
 from leadflow.queue import debounce_reset, enqueue_on_commit, enqueue_on_commit_debounced
 from leads import selectors as lead_selectors
 from leads import services as lead_services
@@ -112,7 +112,6 @@ def _fingerprint(form: WebForm, clean: dict[str, str]) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-@transaction.atomic
 def webform_submit(*, form: WebForm, data: dict[str, str], token: WebFormToken) -> int:
     """Accept one post of a public form: at most one submission (so one lead) per token and per
     content window. Returns the submission's id: the new one, or the earlier one it repeats. The
@@ -130,13 +129,12 @@ def webform_submit(*, form: WebForm, data: dict[str, str], token: WebFormToken) 
        people to the same form go on in parallel), so the idempotency check below cannot race
        (a double click sends two requests at the same instant). Should two posts with one token
        but other content race anyway, the (form, token) unique constraint refuses the second.
-       The locks are their own statement: a statement reads what committed before it started,
-       so the check must start after the locks are held.
     3. Save the submission, pending, with the cleaned fields and the time of the post (the
        lead's received_at), unless a submission with this token, or with this content in the
-       last WEBFORM_IDEMPOTENCY_SECONDS, exists: one statement (_submission_insert_unless_repeat).
-       A repeat returns that earlier submission's id: no second lead. It commits before the
-       person sees the thank-you page.
+       last WEBFORM_IDEMPOTENCY_SECONDS, exists: one statement. A repeat returns that earlier
+       submission's id: no second lead. It commits before the person sees the thank-you page.
+       Steps 2 and 3 are one round trip (_submission_insert_unless_repeat says how), with no
+       BEGIN or COMMIT of their own.
     4. After commit, ask for a drain to start a second later (debounced: posts ask about once
        a second, and each drain takes that second's posts). If the broker is down the
        submission waits for intake_catch_up (every minute).
@@ -146,11 +144,11 @@ def webform_submit(*, form: WebForm, data: dict[str, str], token: WebFormToken) 
     if not form.source.is_active:
         raise ValidationError({"source": lead_services.MSG_INACTIVE_SOURCE})
     fingerprint = _fingerprint(form, clean)
-    xact_locks([f"webform-token:{form.pk}:{token.nonce}", f"webform-content:{fingerprint}"])
     now = timezone.now()
     window_start = now - timedelta(seconds=settings.WEBFORM_IDEMPOTENCY_SECONDS)
     needs_confirmation = form.send_confirmation and bool(clean["email"])
     submission_id = _submission_insert_unless_repeat(
+        locks=[f"webform-token:{form.pk}:{token.nonce}", f"webform-content:{fingerprint}"],
         form=form,
         nonce=token.nonce,
         fingerprint=fingerprint,
@@ -162,8 +160,9 @@ def webform_submit(*, form: WebForm, data: dict[str, str], token: WebFormToken) 
         else WebFormSubmission.Confirmation.NOT_NEEDED,
     )
     if submission_id is None:
-        # A repeat (rare: a double click, a re-post): which submission it repeats. Under the
-        # locks nothing came or went since the insert looked.
+        # A repeat (rare: a double click, a re-post): which submission it repeats. The insert's
+        # terms with the same `since`: what it found matches still, and nothing can have been
+        # added that the insert's check would not have refused.
         earlier = selectors.webform_submission_earlier(
             form=form, nonce=token.nonce, fingerprint=fingerprint, since=window_start
         )
@@ -210,6 +209,7 @@ def _submission_insert_sql(vendor: str) -> str:
 
 def _submission_insert_unless_repeat(
     *,
+    locks: list[str],
     form: WebForm,
     nonce: str,
     fingerprint: str,
@@ -218,11 +218,19 @@ def _submission_insert_unless_repeat(
     since: datetime,
     confirmation: str,
 ) -> int | None:
-    """Insert the post's pending submission unless one with its token, or with its content since
-    `since`, exists (the terms of selectors.webform_submission_earlier); its id, or None for a
-    repeat. One statement where Model.objects.create after a look-up took two, and compiling
-    the INSERT was a sixth of a post's CPU; the values are checked above (no full_clean, as
-    create did none). The caller holds the token and content locks."""
+    """Take the advisory `locks`, then insert the post's pending submission unless one with its
+    token, or with its content since `since`, exists (the terms of
+    selectors.webform_submission_earlier); its id, or None for a repeat.
+
+    One round trip: the two statements go as one query string. Outside a transaction
+    PostgreSQL runs such a string as one implicit transaction, so the locks are held until the
+    insert has committed; and each statement of it takes its own snapshot, so the insert's
+    check sees a post that committed while this one waited for a lock. (In a caller's
+    transaction the locks are held until that one ends.) It replaced BEGIN, the locks, a
+    look-up, Model.objects.create and COMMIT: five round trips, and compiling the INSERT was a
+    sixth of a post's CPU. The values are checked by the caller (no full_clean, as create did
+    none). On SQLite there are no locks: its writers are serialised, and the insert is one
+    statement."""
     ops = connection.ops
     submitted_at = ops.adapt_datetimefield_value(now)
     values = (
@@ -240,12 +248,14 @@ def _submission_insert_unless_repeat(
         str(confirmation),
         0,
     )
+    lock_sql, lock_params = xact_locks_sql(locks)
+    insert_sql = _submission_insert_sql(connection.vendor)
     with connection.cursor() as cursor:
         cursor.execute(
-            _submission_insert_sql(connection.vendor),
-            [*values, form.pk, nonce, fingerprint, ops.adapt_datetimefield_value(since)],
+            f"{lock_sql}; {insert_sql}" if lock_sql else insert_sql,
+            [*lock_params, *values, form.pk, nonce, fingerprint, ops.adapt_datetimefield_value(since)],
         )
-        row = cursor.fetchone()
+        row = cursor.fetchone()  # the last statement's: the insert's RETURNING
     return None if row is None else row[0]
 
 
