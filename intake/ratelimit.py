@@ -10,7 +10,7 @@ never read again: the race can leak one small key, never block anyone. With Redi
 process counts alone (fine for one process in development).
 
 On our Redis cache (leadflow.cache.RedisCache) a hit is one round trip instead: INCR and
-EXPIRE in one MULTI/EXEC, so the counter never lives without its expiry.
+EXPIRE in one server-side script, so the counter never lives without its expiry.
 
 A cache outage must not stop leads: when the cache is unreachable the request is allowed
 (fail open) and a warning is logged; honeypot, fill time and idempotency still apply.

@@ -19,11 +19,13 @@ from .models import ImportJob, ImportRowError, WebForm, WebFormSubmission
 
 
 def _webform_public(slug: str) -> QuerySet:
-    return WebForm.objects.select_related("source", "team").filter(slug=slug, is_active=True)[:1]
+    # Its source only (a post checks it is still in use), and no ORDER BY (the slug is unique):
+    # the public pages show nothing of the team, and the drain reads each form with its team.
+    return WebForm.objects.select_related("source").filter(slug=slug, is_active=True).order_by()[:1]
 
 
 def webform_public(*, slug: str) -> WebForm | None:
-    """The active form at /f/<slug>/ with its source and team, or None. One query."""
+    """The active form at /f/<slug>/ with its source, or None. One query."""
     rows = precompiled.fetch("intake.webform_public", _webform_public, slug)
     return rows[0] if rows else None
 

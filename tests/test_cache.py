@@ -48,3 +48,20 @@ def test_count_starts_at_one_and_always_carries_its_expiry(settings):
     assert cache.get(key) == 3  # a plain integer, as Django's incr keeps it
     assert 0 < cache._cache.get_client(key).ttl(cache.make_and_validate_key(key)) <= 30
     cache.delete(key)
+
+
+@pytest.mark.redis
+def test_count_goes_on_when_the_server_forgot_its_script(settings):
+    """A restarted Redis (or SCRIPT FLUSH) no longer knows the count's script: it is sent again.
+    Simulated with a digest the server never saw (flushing would touch every user of the server)."""
+    if not settings.REDIS_URL:
+        skip_or_fail("needs Redis: set REDIS_URL=redis://127.0.0.1:6379/<db>")
+    cache = RedisCache(settings.REDIS_URL, {})
+    key = "leadflow-test-count-flushed"
+    cache.delete(key)
+    assert cache.count(key, timeout=30) == 1
+    client = cache._cache.get_client(key, write=True)
+    cache._cache._count_scripts[id(client)].sha = "0" * 40
+    assert cache.count(key, timeout=30) == 2
+    assert 0 < cache._cache.get_client(key).ttl(cache.make_and_validate_key(key)) <= 30
+    cache.delete(key)

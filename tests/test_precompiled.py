@@ -147,3 +147,40 @@ def test_fetch_columns_gives_each_rows_columns_and_where_they_are(rep, team, sou
         rows, columns = precompiled.fetch_columns("recent", _recent, rep.pk, source.pk, since)
         where = [columns[c] for c in [("", "id"), ("", "name"), ("source", "name"), ("owner", "username")]]
         assert [tuple(row[i] for i in where) for row in rows] == expected
+
+
+def test_each_run_converts_its_columns_as_django_does(webform_submissions):
+    """The converters (a JSON column's, the backend's datetimes on SQLite) are worked out once per
+    shape and connection, and applied to every later run's rows."""
+    from intake.models import WebFormSubmission
+
+    def build(form_id):
+        return WebFormSubmission.objects.filter(form_id=form_id).select_related("form").order_by("id")
+
+    form_id = webform_submissions[0].form_id
+    for _ in range(3):
+        rows = precompiled.fetch("submissions", build, form_id)
+        expected = list(build(form_id))
+        assert [(r.data, r.submitted_at, r.form.created_at) for r in rows] == [
+            (e.data, e.submitted_at, e.form.created_at) for e in expected
+        ]
+        assert all(isinstance(r.data, dict) for r in rows)
+
+
+@pytest.fixture
+def webform_submissions(team, source):
+    from intake.models import WebForm, WebFormSubmission
+
+    form = WebForm.objects.create(source=source, team=team, slug="precompiled", title="Precompiled")
+    now = timezone.now()
+    return [
+        WebFormSubmission.objects.create(
+            form=form,
+            token=f"t{i}",
+            fingerprint=f"f{i}",
+            data={"name": f"N{i}", "n": i},
+            name=f"N{i}",
+            submitted_at=now,
+        )
+        for i in range(3)
+    ]

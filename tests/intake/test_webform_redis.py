@@ -3,13 +3,16 @@ and comes back while people post."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
+from datetime import datetime, timedelta
 
 import pytest
 from django.core import mail
 from django.urls import reverse
+from django.utils import timezone
 
 from intake.models import WebFormSubmission
 from leads.models import Lead, OwnerNotice
@@ -136,10 +139,15 @@ def test_a_burst_of_posts_asks_for_one_drain_until_the_drain_starts(
         from django.core.cache import cache
 
         cache.delete(services.DRAIN_TRIGGER_KEY)
+        before = timezone.now()
         for i in range(5):
             with django_capture_on_commit_callbacks(execute=True):
                 assert _post(client, webform, {"email": f"burst{i}@example.com"}).status_code == 302
         assert broker.llen(queue) == 1
+        # Asked to start a second after the first post, so the drain takes the burst in one go.
+        eta = datetime.fromisoformat(json.loads(broker.lindex(queue, 0))["headers"]["eta"])
+        delay = timedelta(seconds=services.DRAIN_DEBOUNCE_SECONDS)
+        assert before + delay <= eta <= timezone.now() + delay
         assert services.webform_submissions_drain().processed == 5  # the worker takes the message
         with django_capture_on_commit_callbacks(execute=True):
             assert _post(client, webform, {"email": "later@example.com"}).status_code == 302
