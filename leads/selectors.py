@@ -398,11 +398,11 @@ def listed_leads(*, user: User, filters: LeadFilters) -> ListedLeads:
 
 
 class QueueRow:
-    """A lead as the work queue's table shows it (leads_extras.queue_rows): its own columns,
-    its source's name, its owner and its speed-to-lead deadline, with Lead's own is_open and
-    waiting_since. Read from the queue's query as tuples (precompiled.fetch_columns): making
-    a page of Lead instances with their source, owner and clock cost twice the CPU of reading
-    the rows."""
+    """A lead as the work queue's table (leads_extras.queue_rows) and the API's list
+    (api.serializers._LeadListSerializer) show it: its own columns, its source's name, its
+    owner and its speed-to-lead deadline, with Lead's own is_open and waiting_since. Read from
+    the queue's query as tuples (precompiled.fetch_columns): making a page of Lead instances
+    with their source, owner and clock cost twice the CPU of reading the rows."""
 
     FIELDS = (
         "id",
@@ -418,6 +418,8 @@ class QueueRow:
         "first_contacted_at",
         "last_touched_at",
         "next_followup_at",
+        "team_id",
+        "possible_duplicate_of_id",
     )
     __slots__ = (*FIELDS, "source", "owner", "sla")
     OPEN_STAGES = Lead.OPEN_STAGES
