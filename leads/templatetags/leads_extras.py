@@ -257,7 +257,9 @@ def _stage_change_item(sc) -> str:
         missing = ""
         if sc.is_override and sc.evaluation:
             lines = "".join(
-                f"<li>{esc(str(r.get('reason', '')))}</li>" for r in evaluation.get("results") or () if not r.get("passed")
+                f"<li>{esc(str(r.get('reason', '')))}</li>"
+                for r in evaluation.get("results") or ()
+                if not r.get("passed")
             )
             missing = f'<ul class="small text-body-secondary mb-0">{lines}</ul>'
         criteria = (
@@ -274,3 +276,23 @@ def _stage_change_item(sc) -> str:
 def _points(evaluation: dict) -> str:
     # qualification_extras.points
     return points_phrase(evaluation.get("score") or 0, evaluation.get("threshold") or 0)
+
+
+@register.simple_tag
+def stage_tab_items(stage_tabs, current: str, querystring: str) -> SafeString:
+    """The lead list's stage tabs (the view's stage_tabs: value, label, count), their <li>
+    items built in Python like the queue's rows: eight tabs through the template engine (three
+    comparisons and five lookups each) cost as much as a fifth of the rows. The markup,
+    whitespace included, is the one the template's loop had."""
+    query = f"{esc(querystring)}&amp;" if querystring else ""
+    items = []
+    for value, label, count in stage_tabs:
+        here = value == current
+        active, current_page = (" active", 'aria-current="page"') if here else ("", "")
+        badge = "text-bg-light" if here else "text-bg-secondary"
+        items.append(
+            f'\n  <li class="nav-item">\n    <a class="nav-link{active}" {current_page}\n'
+            f'       href="?{query}stage={esc(value)}">\n      {esc(label)} <span class="badge rounded-pill {badge} count">'
+            f"{esc(str(count))}</span>\n    </a>\n  </li>\n  "
+        )
+    return mark_safe("".join(items))

@@ -1,5 +1,6 @@
-"""leads_extras.timeline_items writes the lead page's history items as the template's loop did:
-compared here byte for byte with that loop (kept below as it stood), for every kind of item."""
+"""leads_extras.timeline_items and stage_tab_items write the lead page's history items and the lead
+list's stage tabs as the templates' loops did: compared here byte for byte with those loops (kept
+below as they stood), for every kind of item."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from django.utils import timezone
 from accounts.models import User
 from leads.models import Activity, Assignment, StageChange
 from leads.selectors import TimelineEntry
-from leads.templatetags.leads_extras import timeline_items
+from leads.templatetags.leads_extras import stage_tab_items, timeline_items
 from qualification.models import CriteriaVersion
 
 # The loop of templates/leads/lead_detail.html before timeline_items.
@@ -122,3 +123,24 @@ def test_the_comparison_covers_every_branch():
         '<time datetime="2026-03-01T07:05:09.123456+00:00">Sun 1 Mar 2026, 07:05</time>',
     ]:
         assert shown in html
+
+
+# The stage tabs' loop of templates/leads/queue.html before stage_tab_items.
+TABS_LOOP = """{% for value, label, count in stage_tabs %}
+  <li class="nav-item">
+    <a class="nav-link{% if filters.stage == value %} active{% endif %}" {% if filters.stage == value %}aria-current="page"{% endif %}
+       href="?{% if querystring %}{{ querystring }}&amp;{% endif %}stage={{ value }}">
+      {{ label }} <span class="badge rounded-pill {% if filters.stage == value %}text-bg-light{% else %}text-bg-secondary{% endif %} count">{{ count }}</span>
+    </a>
+  </li>
+  {% endfor %}"""
+TABS = [("open", "Open", "1000+"), ("lead", "Lead", "12"), ("prospect", "<Prospect>", 0), ("all", "All", "1000+")]
+
+
+@pytest.mark.parametrize("current", ["open", "prospect", "all", "none"])
+@pytest.mark.parametrize("querystring", ["", "q=a%26b&source=3", "q=<x>"])
+def test_the_stage_tabs_are_the_templates_loop_byte_for_byte(current, querystring):
+    ctx = {"stage_tabs": TABS, "filters": {"stage": current}, "querystring": querystring}
+    expected = Template(TABS_LOOP).render(Context(ctx))
+    assert stage_tab_items(TABS, current, querystring) == expected
+    assert ('aria-current="page"' in expected) == (current != "none")
