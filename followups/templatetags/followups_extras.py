@@ -6,10 +6,11 @@ from django import template
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
-from django.utils.text import capfirst
+from django.utils.text import Truncator, capfirst
 from django.utils.timesince import timesince, timeuntil
 
 from followups.forms import ACTIVITY_FOR_KIND
+from followups.models import FollowUp, Kind
 from followups.selectors import lead_temperature
 from followups.worktime import day_and_time
 
@@ -85,3 +86,25 @@ def is_past(value) -> bool:
 def activity_kind_for(kind: str) -> str:
     """The activity a follow-up of this kind most likely was (pre-selected when completing it)."""
     return str(ACTIVITY_FOR_KIND.get(kind, ""))
+
+
+_STATE_LABELS = dict(FollowUp.State.choices)
+_KIND_LABELS = dict(Kind.choices)
+
+
+@register.simple_tag
+def recent_followup_items(recent) -> str:
+    """The lead page's recently closed follow-ups (followups.selectors.lead_followups' recent),
+    their <li> items built in Python like the history's (leads_extras.timeline_items): the
+    same markup, whitespace included, each value escaped."""
+    items = []
+    for f in recent:
+        when = escape(day_and_time(f.completed_at)) if f.completed_at else ""
+        by = f" by {escape(str(f.completed_by))}" if f.completed_by else ""
+        outcome = f" — “{escape(Truncator(f.activity.outcome).chars(60))}”" if f.activity else ""
+        items.append(
+            f'\n    <li class="text-body-secondary"><span class="badge text-bg-light border">'
+            f"{escape(_STATE_LABELS.get(f.state, f.state))}</span> {escape(_KIND_LABELS.get(f.kind, f.kind))}: "
+            f"{escape(f.instruction)} · {when}{by}{outcome}</li>\n    "
+        )
+    return mark_safe("".join(items))
