@@ -191,13 +191,21 @@ class ReadOnceModelChoiceField(forms.ModelChoiceField):
         raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice", params={"value": value})
 
 
+# What an owner option shows (its value and User.__str__): not the password hash and the rest.
+OWNER_CHOICE_COLUMNS = ("id", "username", "first_name", "last_name")
+
+
 def _active_users() -> QuerySet[User]:
-    return User.objects.filter(is_active=True)
+    return User.objects.filter(is_active=True).only(*OWNER_CHOICE_COLUMNS)
 
 
 def _owners_of_teams_managed_by(user_id: int) -> QuerySet[User]:
     """The people a manager's list can be filtered by: their teams' members, and themselves."""
-    return User.objects.filter(Q(memberships__team__manager_id=user_id) | Q(pk=user_id), is_active=True).distinct()
+    return (
+        User.objects.filter(Q(memberships__team__manager_id=user_id) | Q(pk=user_id), is_active=True)
+        .only(*OWNER_CHOICE_COLUMNS)
+        .distinct()
+    )
 
 
 class LeadFilterForm(forms.Form):
