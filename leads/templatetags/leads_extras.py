@@ -161,7 +161,7 @@ def queue_rows(context, leads, show_owner: bool) -> SafeString:
             waiting = (
                 f'<span class="age-late" title="Received {stamp(lead.received_at)}"><span class="text-nowrap">'
                 f'not contacted ·</span> <span class="text-nowrap">received {esc(ago(lead.received_at))}'
-                f"</span></span><div>{sla_badge(lead, getattr(lead, 'sla', None))}</div>"
+                f"</span></span><div>{sla_badge(lead, getattr(lead, 'sla', None), now=now, tz=tz)}</div>"
             )
         due = lead.next_followup_at
         if due and due <= now:
