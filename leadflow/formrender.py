@@ -41,7 +41,10 @@ def fixed_choices(choices: Iterable) -> Callable[[], list]:
     Every form instance deep-copies its fields; a choice field's list is copied then normalised
     again for its widget on each copy (50–150 µs a field, a few hundred µs a form), where a
     function is copied as is. Django calls it when the choices are used: to check a submitted
-    value, to draw the field. Same choices, same validation, same HTML."""
+    value, to draw the field. Same choices, same validation, same HTML. For fields a page seldom
+    uses (the lead list's drill-down filters); not for fields drawn on every view: drawing a
+    field reads its choices a few times, and the function's list is normalised each time (the
+    discovery call form gained nothing)."""
     normalized = list(choices)
     return lambda: normalized
 

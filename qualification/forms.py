@@ -9,8 +9,6 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from leadflow.formrender import fixed_choices
-
 from .currencies import CURRENCIES
 from .evaluation import Criteria
 from .models import CriteriaRule, DiscoveryCall, DisqualificationReason
@@ -20,8 +18,6 @@ Kind = CriteriaRule.Kind
 YES, NO, UNKNOWN = "yes", "no", ""
 TRI_STATE = [(YES, "Yes"), (NO, "No"), (UNKNOWN, "Not known yet")]
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
-# Constant choices as functions (leadflow.formrender.fixed_choices): not copied with every form.
-CURRENCY_CHOICES = fixed_choices([("", "—"), *CURRENCIES])
 
 
 def _to_bool(value: str) -> bool | None:
@@ -61,7 +57,7 @@ def tri_state(label: str, help_text: str = "") -> forms.TypedChoiceField:
     return forms.TypedChoiceField(
         label=label,
         help_text=help_text,
-        choices=fixed_choices(TRI_STATE),
+        choices=TRI_STATE,
         coerce=_to_bool,
         empty_value=None,
         required=False,
@@ -100,14 +96,14 @@ class DiscoveryCallForm(forms.ModelForm):
     decision_maker_spoken_to = tri_state("Have we spoken with the person who decides?")
     budget_status = forms.ChoiceField(
         label="Have they set aside a budget for this?",
-        choices=fixed_choices(DiscoveryCall.Budget.choices),
+        choices=DiscoveryCall.Budget.choices,
         initial=DiscoveryCall.Budget.UNKNOWN,
         widget=forms.RadioSelect(attrs={"data-toggles": "budget"}),
         help_text="Ask for a range if they hesitate. “We don't know” is an answer: choose “not known yet”, never 0.",
     )
     timeline_status = forms.ChoiceField(
         label="When do they need it solved?",
-        choices=fixed_choices(DiscoveryCall.Timeline.choices),
+        choices=DiscoveryCall.Timeline.choices,
         initial=DiscoveryCall.Timeline.UNKNOWN,
         widget=forms.RadioSelect(attrs={"data-toggles": "timeline"}),
         help_text="A date they are working towards (an event, a season, a deadline), not one we suggest.",
@@ -185,7 +181,7 @@ class DiscoveryCallForm(forms.ModelForm):
             currency = next((r.currency for r in criteria.rules if r.currency), "")
             initial.setdefault("budget_currency", currency)
         super().__init__(*args, initial=initial, **kwargs)
-        self.fields["budget_currency"].choices = CURRENCY_CHOICES
+        self.fields["budget_currency"].choices = [("", "—"), *CURRENCIES]
         self.fields["budget_amount"].localize = False
         if previous is None:
             del self.fields["changes_since_last"]
