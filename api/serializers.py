@@ -24,7 +24,8 @@ class StageChangeSerializer(serializers.ModelSerializer):
 class _LeadListSerializer(serializers.ListSerializer):
     """Many leads, each as LeadSerializer gives it, written out field by field: DRF's per-field
     machinery took ~1.5 ms for a page of 25, as much CPU as the rest of the API list request.
-    The schema still comes from LeadSerializer's fields; tests compare the two outputs."""
+    The schema still comes from LeadSerializer's fields; tests compare the two outputs. The
+    leads are Lead instances or QueueRows (the list read along indexes), which have all of these."""
 
     def to_representation(self, data):
         when = serializers.DateTimeField().to_representation  # DRF's ISO 8601 in the current zone

@@ -87,7 +87,9 @@ class LeadListCreate(generics.GenericAPIView):
             source_id=data.get("source"),
             owner_id=data.get("owner"),
         )
-        q = selectors.lead_list_needing_attention(user=request.user, filters=filters)
+        # Plain rows (QueueRows) where the list is read along indexes: what the serializer
+        # writes out, without making Lead instances with their source, owner and clock.
+        q = selectors.lead_list_needing_attention(user=request.user, filters=filters, plain=True)
         page = self.paginate_queryset(q)
         return self.get_paginated_response(LeadSerializer(page, many=True).data)
 

@@ -110,15 +110,17 @@ def add_working_minutes(start: datetime, minutes: int, tz: ZoneInfo, hours: Work
     raise ValueError("working minutes do not fit within two years")
 
 
-def day_and_time(value: datetime, tz: ZoneInfo | None = None) -> str:
+def day_and_time(value: datetime, tz: ZoneInfo | None = None, *, year: bool = False) -> str:
     """The one way a moment reads on pages, reminders and messages: "Mon 3 Nov, 14:05" (the
-    template filter `date:"D j M, H:i"`), in `tz` or the active zone. Without the template date
-    parser: lists format a few per row."""
+    template filter `date:"D j M, H:i"`), with `year` "Mon 3 Nov 2025, 14:05" (`date:"D j M Y,
+    H:i"`), in `tz` or the active zone. Without the template date parser: lists format a few
+    per row."""
     from django.utils import timezone, translation
 
     local = timezone.localtime(value, tz)
     weekdays, months = _day_month_names(translation.get_language())
-    return f"{weekdays[local.weekday()]} {local.day} {months[local.month]}, {local:%H:%M}"
+    day = f"{weekdays[local.weekday()]} {local.day} {months[local.month]}"
+    return f"{day} {local.year:04d}, {local:%H:%M}" if year else f"{day}, {local:%H:%M}"
 
 
 @lru_cache(maxsize=16)

@@ -17,6 +17,7 @@ from django.utils.safestring import mark_safe
 from accounts.models import Team, User
 from dashboard.drill import DRILL_CHOICES, NEEDS_GRACE, DrillWindow, drill_grace, drill_q
 from leadflow import precompiled
+from leadflow.formrender import fixed_choices
 
 from .models import Activity, Lead, LeadSource
 from .normalize import normalize_email, normalize_phone
@@ -190,21 +191,32 @@ class ReadOnceModelChoiceField(forms.ModelChoiceField):
         raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice", params={"value": value})
 
 
+# What an owner option shows (its value and User.__str__): not the password hash and the rest.
+OWNER_CHOICE_COLUMNS = ("id", "username", "first_name", "last_name")
+
+
 def _active_users() -> QuerySet[User]:
-    return User.objects.filter(is_active=True)
+    return User.objects.filter(is_active=True).only(*OWNER_CHOICE_COLUMNS)
 
 
 def _owners_of_teams_managed_by(user_id: int) -> QuerySet[User]:
     """The people a manager's list can be filtered by: their teams' members, and themselves."""
-    return User.objects.filter(Q(memberships__team__manager_id=user_id) | Q(pk=user_id), is_active=True).distinct()
+    return (
+        User.objects.filter(Q(memberships__team__manager_id=user_id) | Q(pk=user_id), is_active=True)
+        .only(*OWNER_CHOICE_COLUMNS)
+        .distinct()
+    )
 
 
 class LeadFilterForm(forms.Form):
     q = forms.CharField(required=False, max_length=100, label="Search")
-    # Fixed choices, given here rather than in __init__: each assignment normalises them again.
+    # Fixed choices, given here rather than in __init__ (each assignment normalises them again),
+    # as functions (fixed_choices: the list is not copied with the form's fields on every view).
     stage = forms.ChoiceField(
         required=False,
-        choices=[(STAGE_FILTER_OPEN, "Open (lead + prospect)"), *Lead.Stage.choices, (STAGE_FILTER_ALL, "All stages")],
+        choices=fixed_choices(
+            [(STAGE_FILTER_OPEN, "Open (lead + prospect)"), *Lead.Stage.choices, (STAGE_FILTER_ALL, "All stages")]
+        ),
     )
     source = ReadOnceModelChoiceField(
         queryset=LeadSource.objects.all(),
@@ -243,17 +255,17 @@ class LeadFilterForm(forms.Form):
     received_to = forms.DateField(required=False)
     changed_from = forms.DateField(required=False)
     changed_to = forms.DateField(required=False)
-    reached = forms.ChoiceField(required=False, choices=[("", "—"), *Lead.Stage.choices])
+    reached = forms.ChoiceField(required=False, choices=fixed_choices([("", "—"), *Lead.Stage.choices]))
     contacted = forms.NullBooleanField(required=False)
     contacted_within = forms.IntegerField(
         required=False, min_value=0, max_value=525_600, label="Contacted within (min)"
     )
-    response = forms.ChoiceField(required=False, choices=[("", "—"), *RESPONSE_CHOICES])
+    response = forms.ChoiceField(required=False, choices=fixed_choices([("", "—"), *RESPONSE_CHOICES]))
     idle_days = forms.IntegerField(required=False, min_value=0, max_value=3650)
     # Compared as given with disqualification_reason_key() (the dashboard links with its value).
     dq_reason = forms.CharField(required=False, max_length=2000, strip=False, label="Disqualified for")
     # The follow-up discipline and qualification panels (dashboard.drill): a condition and its range.
-    drill = forms.ChoiceField(required=False, choices=[("", "—"), *DRILL_CHOICES], label="Which")
+    drill = forms.ChoiceField(required=False, choices=fixed_choices([("", "—"), *DRILL_CHOICES]), label="Which")
     drill_from = forms.DateField(required=False, label="From")
     drill_to = forms.DateField(required=False, label="To")
 

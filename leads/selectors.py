@@ -398,11 +398,11 @@ def listed_leads(*, user: User, filters: LeadFilters) -> ListedLeads:
 
 
 class QueueRow:
-    """A lead as the work queue's table shows it (leads_extras.queue_rows): its own columns,
-    its source's name, its owner and its speed-to-lead deadline, with Lead's own is_open and
-    waiting_since. Read from the queue's query as tuples (precompiled.fetch_columns): making
-    a page of Lead instances with their source, owner and clock cost twice the CPU of reading
-    the rows."""
+    """A lead as the work queue's table (leads_extras.queue_rows) and the API's list
+    (api.serializers._LeadListSerializer) show it: its own columns, its source's name, its
+    owner and its speed-to-lead deadline, with Lead's own is_open and waiting_since. Read from
+    the queue's query as tuples (precompiled.fetch_columns): making a page of Lead instances
+    with their source, owner and clock cost twice the CPU of reading the rows."""
 
     FIELDS = (
         "id",
@@ -418,8 +418,21 @@ class QueueRow:
         "first_contacted_at",
         "last_touched_at",
         "next_followup_at",
+        "team_id",
+        "possible_duplicate_of_id",
     )
     __slots__ = (*FIELDS, "source", "owner", "sla")
+    # What the query reads for them (QuerySet.only, with QUEUE_RELATED): the lead's columns
+    # above and, of its related rows, what the row shows. All of each joined row, the owner's
+    # password hash among them, doubled the columns the driver converts on every page.
+    ONLY = (
+        *(name.removesuffix("_id") for name in FIELDS),
+        "source__name",
+        "owner__username",
+        "owner__first_name",
+        "owner__last_name",
+        "sla__owner_due_at",
+    )
     OPEN_STAGES = Lead.OPEN_STAGES
     is_open = Lead.is_open
     waiting_since = Lead.waiting_since
@@ -497,7 +510,8 @@ class LeadQueue:
 
     @cached_property
     def base(self) -> QuerySet[Lead]:
-        return self.listed.queryset().select_related(*self.related).order_by()
+        q = self.listed.queryset().select_related(*self.related).order_by()
+        return q.only(*QueueRow.ONLY) if self.plain else q
 
     def _segments(self) -> list[QuerySet[Lead]]:
         now, contacted = self.now, QUEUE_ORDER[0]
@@ -533,13 +547,14 @@ class LeadQueue:
             return []
         if stop is None:
             return _read_page(None, lambda: self._query(start, stop), plain=self.plain)
-        listed, related = self.listed, self.related
+        listed, related, plain = self.listed, self.related, self.plain
 
         def page(*values) -> QuerySet[Lead]:
             *listed_values, now = values
-            return LeadQueue(replace(listed, values=tuple(listed_values)), now=now, related=related)._query(start, stop)
+            queue = LeadQueue(replace(listed, values=tuple(listed_values)), now=now, related=related, plain=plain)
+            return queue._query(start, stop)
 
-        shape = None if listed.key is None else ("LeadQueue", listed.key, related, start, stop)
+        shape = None if listed.key is None else ("LeadQueue", listed.key, related, plain, start, stop)
         return _read_page(shape, page, *listed.values, self.now, plain=self.plain)
 
     def __iter__(self):
@@ -588,8 +603,9 @@ class LeadsById:
         self.plain = plain  # pages of QueueRows, not Lead instances (see lead_list_needing_attention)
 
     @staticmethod
-    def _queryset(ids: list[int], now: datetime) -> QuerySet[Lead]:
-        return Lead.objects.filter(_AnyOf(F("pk"), ids)).select_related(*QUEUE_RELATED).order_by(*queue_order(now))
+    def _queryset(ids: list[int], now: datetime, *, plain: bool) -> QuerySet[Lead]:
+        q = Lead.objects.filter(_AnyOf(F("pk"), ids)).select_related(*QUEUE_RELATED).order_by(*queue_order(now))
+        return q.only(*QueueRow.ONLY) if plain else q
 
     def __getitem__(self, key: slice) -> list[Lead]:
         if not isinstance(key, slice) or key.step is not None or (key.start or 0) < 0 or key.stop is None:
@@ -599,12 +615,12 @@ class LeadsById:
             return []
 
         def page(ids: list[int], now: datetime) -> QuerySet[Lead]:
-            return self._queryset(ids, now)[start:stop]
+            return self._queryset(ids, now, plain=self.plain)[start:stop]
 
-        return _read_page(("LeadsById", start, stop), page, self.ids, self.now, plain=self.plain)
+        return _read_page(("LeadsById", self.plain, start, stop), page, self.ids, self.now, plain=self.plain)
 
     def __iter__(self):
-        return iter(self._queryset(self.ids, self.now))
+        return iter(self._queryset(self.ids, self.now, plain=False))
 
     def count(self) -> int:
         return len(self.ids)

@@ -143,11 +143,26 @@ def reasons_active() -> QuerySet[DisqualificationReason]:
     return DisqualificationReason.objects.filter(is_active=True)
 
 
+# What the lead list shows of an unsent helpful close (templates/leads/queue.html): its lead's
+# name, its reason, its owner, how long it has waited (HelpfulClose.is_overdue).
+HELPFUL_CLOSE_LISTED = (
+    "created_at",
+    "sent_at",
+    "lead__name",
+    "reason__label",
+    "owner__username",
+    "owner__first_name",
+    "owner__last_name",
+)
+
+
 def helpful_close_list_unsent(*, user: User, limit: int = QUEUE_HELPFUL_CLOSES) -> list[HelpfulClose]:
     """Unsent helpful replies the user should see: their own, and for a manager their teams'
     (for an admin, everyone's). Oldest first; `limit + 1` rows so the page can say "more".
     One query, compiled once per kind of access and limit (leadflow.precompiled): every view
-    of the lead list runs it, and building it cost more CPU than the database took."""
+    of the lead list runs it, and building it cost more CPU than the database took. It reads
+    what the list shows (HELPFUL_CLOSE_LISTED), not the replies, the leads' notes or the
+    owners' password hashes."""
     access = lead_access(user)
 
     def build(user_id: int) -> QuerySet[HelpfulClose]:
@@ -156,6 +171,7 @@ def helpful_close_list_unsent(*, user: User, limit: int = QUEUE_HELPFUL_CLOSES) 
             HelpfulClose.objects.filter(sent_at__isnull=True)
             .filter(Q(owner_id=user_id) | Q(lead__in=visible.values("pk")))
             .select_related("lead", "reason", "owner")
+            .only(*HELPFUL_CLOSE_LISTED)
             .order_by("created_at", "id")[: limit + 1]
         )
 

@@ -12,7 +12,7 @@ from django.forms.renderers import DjangoTemplates
 from django.template import Context, Template
 from django.utils.safestring import mark_safe
 
-from leadflow.formrender import WidgetRenderer, _is_ours, crispy_field
+from leadflow.formrender import WidgetRenderer, _is_ours, crispy_field, fixed_choices
 from leads.forms import ActivityForm
 from qualification.forms import DiscoveryCallForm, DisqualifyForm, NurtureForm
 from qualification.models import DisqualificationReason
@@ -172,3 +172,25 @@ def test_it_is_the_renderer_of_every_form(settings):
 def test_the_filter_is_the_templates_way_in():
     html = Template("{% load leads_extras %}{{ form.title|as_field }}").render(Context({"form": Everything()}))
     assert html == str(as_crispy_field(Everything()["title"]))
+
+
+def test_fixed_choices_validate_and_draw_as_the_list_does_without_being_copied_per_form():
+    choices = [("", "—"), ("Europe", [("fr", "France"), ("de", "Germany")]), ("us", "USA <&>")]
+
+    def form_class(given):
+        class Pick(forms.Form):
+            plain = forms.ChoiceField(choices=given, required=False)
+            radios = forms.TypedChoiceField(choices=given, coerce=str, widget=forms.RadioSelect, required=False)
+
+        return Pick
+
+    listed, fixed = form_class(choices), form_class(fixed_choices(choices))
+    for data in [None, {"plain": "fr", "radios": "us"}, {"plain": "xx", "radios": "Europe"}]:
+        a, b = listed(data), fixed(data)
+        if data is not None:
+            assert a.is_valid() == b.is_valid() and a.errors == b.errors
+        for name in ["plain", "radios"]:
+            assert str(b[name]) == str(a[name])
+            assert crispy_field(b[name]) == crispy_field(a[name])
+    # Each form's copy of the field shares the one function: nothing was copied or normalised.
+    assert fixed().fields["plain"].choices.func is fixed.base_fields["plain"].choices.func

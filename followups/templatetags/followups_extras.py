@@ -6,10 +6,11 @@ from django import template
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
-from django.utils.text import capfirst
+from django.utils.text import Truncator, capfirst
 from django.utils.timesince import timesince, timeuntil
 
 from followups.forms import ACTIVITY_FOR_KIND
+from followups.models import FollowUp, Kind
 from followups.selectors import lead_temperature
 from followups.worktime import day_and_time
 
@@ -57,22 +58,25 @@ def temperature(context, lead) -> str:
 
 
 @register.simple_tag
-def sla_badge(lead, sla) -> str:
+def sla_badge(lead, sla, *, now=None, tz=None) -> str:
     """The speed-to-lead state of an uncontacted lead: a live countdown (static/js/followups.js)
     or the breach; "" for a contacted lead or one past the lead stage. Written with f-strings
-    and escape rather than format_html: lists show one per uncontacted row."""
+    and escape rather than format_html: lists show one per uncontacted row, and give the page's
+    `now` and time zone (each looked up again per row was a fifth of the badge's time)."""
     if not sla or lead.first_contacted_at or lead.stage != "lead":
         return ""
-    due = timezone.localtime(sla.owner_due_at)
-    when, iso = escape(day_and_time(due)), escape(due.isoformat())
-    if due <= timezone.now():
+    tz = tz or timezone.get_current_timezone()
+    now = now or timezone.now()
+    due = sla.owner_due_at.astimezone(tz)
+    when, iso = escape(day_and_time(due, tz)), escape(due.isoformat())
+    if due <= now:
         return mark_safe(
             f'<span class="badge text-bg-danger sla-breached" title="Speed-to-lead deadline was {when}">SLA breached'
-            f' <span data-countdown="{iso}">{escape(timesince(due))}</span> ago</span>'
+            f' <span data-countdown="{iso}">{escape(timesince(due, now))}</span> ago</span>'
         )
     return mark_safe(
         f'<span class="badge text-bg-warning sla-running" title="Call before {when} (working time)">SLA'
-        f' <span data-countdown="{iso}">{escape(timeuntil(due))}</span> left</span>'
+        f' <span data-countdown="{iso}">{escape(timeuntil(due, now))}</span> left</span>'
     )
 
 
@@ -85,3 +89,25 @@ def is_past(value) -> bool:
 def activity_kind_for(kind: str) -> str:
     """The activity a follow-up of this kind most likely was (pre-selected when completing it)."""
     return str(ACTIVITY_FOR_KIND.get(kind, ""))
+
+
+_STATE_LABELS = dict(FollowUp.State.choices)
+_KIND_LABELS = dict(Kind.choices)
+
+
+@register.simple_tag
+def recent_followup_items(recent) -> str:
+    """The lead page's recently closed follow-ups (followups.selectors.lead_followups' recent),
+    their <li> items built in Python like the history's (leads_extras.timeline_items): the
+    same markup, whitespace included, each value escaped."""
+    items = []
+    for f in recent:
+        when = escape(day_and_time(f.completed_at)) if f.completed_at else ""
+        by = f" by {escape(str(f.completed_by))}" if f.completed_by else ""
+        outcome = f" — “{escape(Truncator(f.activity.outcome).chars(60))}”" if f.activity else ""
+        items.append(
+            f'\n    <li class="text-body-secondary"><span class="badge text-bg-light border">'
+            f"{escape(_STATE_LABELS.get(f.state, f.state))}</span> {escape(_KIND_LABELS.get(f.kind, f.kind))}: "
+            f"{escape(f.instruction)} · {when}{by}{outcome}</li>\n    "
+        )
+    return mark_safe("".join(items))

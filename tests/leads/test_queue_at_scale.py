@@ -376,3 +376,25 @@ def test_on_postgres_plain_search_pages_show_what_lead_instances_show(manager, r
     page = rows[0:25]
     assert len(page) == 25 and all(isinstance(row, selectors.QueueRow) for row in page)
     assert [_as_shown(row) for row in page] == [_as_shown(lead) for lead in leads[0:25]]
+
+
+@pytest.mark.postgres
+def test_on_postgres_plain_pages_read_only_what_the_rows_show(manager, rep, team, source):
+    """Plain pages (QueueRows) select QueueRow.ONLY: not every column of the lead and its joined
+    rows (the owner's password hash was one of them)."""
+    from django.test.utils import CaptureQueriesContext
+
+    now = _mixed_queue(rep, team, source)
+    filters = LeadFilters(q="mixed", stage="all")
+    counts = selectors.lead_stage_counts(user=manager, filters=filters)
+    pages = [
+        selectors.lead_list_needing_attention(user=manager, filters=LeadFilters(), now=now, plain=True),
+        selectors.lead_list_needing_attention(user=manager, filters=filters, counts=counts, now=now, plain=True),
+    ]
+    for rows in pages:
+        with CaptureQueriesContext(connection) as captured:
+            assert rows[0:25]
+        (sql,) = [q["sql"] for q in captured.captured_queries]
+        for column in ['"accounts_user"."password"', '"leads_lead"."notes"', '"leads_leadsource"."is_active"']:
+            assert column not in sql
+        assert '"accounts_user"."username"' in sql and '"leads_lead"."next_followup_at"' in sql

@@ -207,3 +207,14 @@ def test_the_queue_finds_leads_by_name_email_or_company(client, rep, lead):
     for term, found in [("lena", True), ("LENA@EX", True), ("nobody", False)]:
         response = client.get(reverse("leads:queue"), {"q": term})
         assert (lead.pk in {row.pk for row in response.context["leads"]}) == found
+
+
+def test_the_filter_bars_owner_lists_read_only_what_an_option_shows(admin_user, manager, rep, team):
+    from leads.forms import LeadFilterForm
+
+    for user in (admin_user, manager):
+        form = LeadFilterForm(None, user=user)
+        owners = form.fields["owner"].objects
+        assert rep in owners
+        assert all({"password", "email", "time_zone"} <= u.get_deferred_fields() for u in owners)
+        assert f'<option value="{rep.pk}">{rep}</option>' in str(form["owner"])

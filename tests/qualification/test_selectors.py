@@ -31,6 +31,16 @@ def test_the_list_is_oldest_first_and_says_when_there_are_more(rep, team, no_bud
     assert helpful_close_list_unsent(user=rep, limit=2) == closes[:3]
 
 
+def test_the_list_reads_what_the_lead_list_shows_and_not_the_replies(lead, rep, no_budget, django_assert_num_queries):
+    lead_disqualify(lead=lead, by=rep, reason=no_budget)
+    (close,) = helpful_close_list_unsent(user=rep)
+    assert {"body", "stage_change_id", "sent_by_id"} <= close.get_deferred_fields()
+    assert {"notes", "email"} <= close.lead.get_deferred_fields() and "password" in close.owner.get_deferred_fields()
+    with django_assert_num_queries(0):
+        shown = (close.pk, close.lead.name, close.reason.label, str(close.owner), close.is_overdue, close.created_at)
+    assert shown[1:4] == (lead.name, no_budget.label, str(rep))
+
+
 def test_reports_can_count_referrals_that_came_from_disqualified_leads(lead, rep, team, no_budget):
     lead_disqualify(lead=lead, by=rep, reason=no_budget)
     referred = make_lead(owner=rep, team=team, referred_by_lead=lead)
