@@ -830,7 +830,15 @@ def _sla_sends(clock: SlaClock, *, now: datetime) -> tuple[list[_Send], set[str]
     marks: set[str] = set()
     lead = clock.lead
     manager = lead.team.manager
-    base_ctx = {"clock": clock, "lead": lead, "lead_label": _lead_label(lead), "path": lead.get_absolute_url()}
+    # Plain values for the templates, as for the follow-up emails (see _followup_sends).
+    base_ctx = {
+        "lead_label": _lead_label(lead),
+        "received_at": lead.received_at,
+        "owner_name": str(lead.owner) if lead.owner else "",
+        "lead_phone": lead.phone,
+        "lead_email": lead.email,
+        "path": lead.get_absolute_url(),
+    }
     if clock.owner_alerted_at is None and clock.owner_due_at <= now:
         marks.add("owner_alerted_at")
         owner = lead.owner or manager
@@ -843,7 +851,7 @@ def _sla_sends(clock: SlaClock, *, now: datetime) -> tuple[list[_Send], set[str]
             url=base_ctx["path"],
             now=now,
         )
-        sends.append(_Send(clock.pk, n, "sla-alert", {**base_ctx, "recipient": owner, "to_manager": False}))
+        sends.append(_Send(clock.pk, n, "sla-alert", {**base_ctx, **_greeting(owner), "to_manager": False}))
     if clock.manager_alerted_at is None and clock.manager_due_at <= now:
         marks.add("manager_alerted_at")
         who = f"owner {lead.owner}" if lead.owner else "no owner"
@@ -859,7 +867,7 @@ def _sla_sends(clock: SlaClock, *, now: datetime) -> tuple[list[_Send], set[str]
             url=base_ctx["path"],
             now=now,
         )
-        sends.append(_Send(clock.pk, n, "sla-alert", {**base_ctx, "recipient": manager, "to_manager": True}))
+        sends.append(_Send(clock.pk, n, "sla-alert", {**base_ctx, **_greeting(manager), "to_manager": True}))
     return sends, marks
 
 

@@ -170,3 +170,20 @@ def test_a_bigger_batch_of_alerts_costs_one_more_query_per_email_only(rep, team,
     assert len(mailoutbox) == 8
     assert big - small == 4
     assert SlaClock.objects.filter(owner_alerted_at__isnull=False, claim_token__isnull=True).count() == 8
+
+
+def test_the_alert_emails_say_what_the_lead_and_the_recipient_say(new_lead, mailoutbox):
+    """The alert's templates read plain values the dispatcher gives them: an unknown name in a
+    template would render as nothing, so each value is looked for in the email it belongs to."""
+    Lead.objects.filter(pk=new_lead.pk).update(phone="+1 415 555 0100", company="Eagle & Sons")
+    run_at(MONDAY_10 + timedelta(minutes=60))
+
+    to_owner, to_manager = sorted(mailoutbox, key=lambda m: "missed" in m.subject)
+    assert to_owner.subject == "Call now: Nora New (Eagle & Sons) is waiting"
+    for text in ("Hello Rita,", "Nora New (Eagle & Sons) arrived Mon 23 Nov, 10:00 and is not contacted yet",
+                 "Phone: +1 415 555 0100", f"Email: {new_lead.email}", f"/leads/{new_lead.pk}/"):  # fmt: skip
+        assert text in to_owner.body, text
+    assert "<strong>Nora New (Eagle &amp; Sons)</strong> arrived Mon 23 Nov, 10:00" in to_owner.alternatives[0][0]
+    assert to_manager.subject == "Speed-to-lead missed: Nora New (Eagle & Sons), owner Rita Rep"
+    for text in ("Hello Mona,", "still not contacted", "Owner: Rita Rep."):
+        assert text in to_manager.body, text
