@@ -3,14 +3,12 @@
 Why not django-ratelimit: it refuses LocMemCache (E003), which is what the app runs on with no
 configuration, and warns on Django's built-in Redis cache (W001) because that backend's
 `incr` is an EXISTS then an INCR: if the key expires in between, INCR creates it with no
-expiry, and a counter that never expires would block that IP for good. Here every counter key
-carries its window's number, so such a key belongs to a window that is already over and is
-never read again: the race can leak one small key, never block anyone. With Redis, `add` and
-`incr` are atomic on the server, so all web processes share one count; with LocMemCache each
-process counts alone (fine for one process in development).
-
-On our Redis cache (leadflow.cache.RedisCache) a hit is one round trip instead: INCR and
-EXPIRE in one server-side script, so the counter never lives without its expiry.
+expiry, and a counter that never expires would block that IP for good. Here a hit is our
+caches' `count` (leadflow.cache): with Redis, INCR and EXPIRE in one server-side script, one
+round trip, so the counter never lives without its expiry and all web processes share one
+count; with local memory (no Redis configured) each process counts alone, under the cache's
+lock (fine for one process in development). Every counter key carries its window's number as
+well, so a key is never read again once its window is over.
 
 A cache outage must not stop leads: when the cache is unreachable the request is allowed
 (fail open) and a warning is logged; honeypot, fill time and idempotency still apply.
@@ -24,8 +22,6 @@ import time
 from django.conf import settings
 from django.core.cache import caches
 from django.http import HttpRequest
-
-from leadflow.cache import RedisCache
 
 logger = logging.getLogger(__name__)
 
@@ -47,19 +43,8 @@ def hit(key: str, *, limit: int, window: int) -> tuple[bool, int]:
     bucket = int(now // window)
     retry_after = int((bucket + 1) * window - now) + 1
     cache_key = f"ratelimit:{key}:{window}:{bucket}"
-    cache = caches["default"]
     try:
-        if isinstance(cache, RedisCache):
-            return cache.count(cache_key, timeout=window * 2) <= limit, retry_after
-        # Counting first and creating the key only for the window's first hit: one cache call
-        # per hit instead of two (every post goes through here).
-        try:
-            count = cache.incr(cache_key)
-        except ValueError:  # the window's first hit: start the count with its expiry
-            if cache.add(cache_key, 1, timeout=window * 2):
-                count = 1
-            else:  # another process started it in between
-                count = cache.incr(cache_key)
+        count = caches["default"].count(cache_key, timeout=window * 2)
     except Exception:
         logger.warning("rate limit cache unavailable; allowing %s", key, exc_info=True)
         return True, 0

@@ -150,7 +150,7 @@ if REDIS_URL:
     # Django's Redis cache without a new client per call (leadflow/cache.py says why).
     CACHES = {"default": {"BACKEND": "leadflow.cache.RedisCache", "LOCATION": REDIS_URL}}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {"default": {"BACKEND": "leadflow.cache.LocMemCache"}}
 
 # --- Auth -----------------------------------------------------------------------------------
 # Database sessions, their query compiled once (accounts/sessions.py says why not cached_db).

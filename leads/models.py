@@ -496,8 +496,8 @@ class OwnerNotice(models.Model):
 
 
 def lead_path_formatter() -> Callable[[int], str]:
-    """`Lead.get_absolute_url` by id, for many leads at once (the dispatcher's batch): reverse()
-    cost ~20 µs a lead, a twentieth of a reminder. Two stand-in ids are reversed; where the
+    """`Lead.get_absolute_url` by id, for many leads at once (a dispatcher batch, the queue's
+    rows): reverse() cost ~20 µs a lead, a twentieth of a reminder. Two stand-in ids are reversed; where the
     paths are the same around the id (the pattern takes any digits and the script prefix does
     not change meanwhile), the others are formatted around it; otherwise each is reversed."""
     a, b = 1_234_567, 7_654_321

@@ -1,10 +1,14 @@
-"""leadflow.cache: Django's Redis cache with one redis-py client per connection pool."""
+"""leadflow.cache: Django's Redis cache with one redis-py client per connection pool; `count` on
+both caches."""
 
 from __future__ import annotations
 
-import pytest
+import time
 
-from leadflow.cache import RedisCache
+import pytest
+import time_machine
+
+from leadflow.cache import LocMemCache, RedisCache
 from tests.conftest import skip_or_fail
 
 
@@ -65,3 +69,15 @@ def test_count_goes_on_when_the_server_forgot_its_script(settings):
     assert cache.count(key, timeout=30) == 2
     assert 0 < cache._cache.get_client(key).ttl(cache.make_and_validate_key(key)) <= 30
     cache.delete(key)
+
+
+def test_the_local_memory_count_starts_at_one_and_starts_again_once_expired():
+    cache = LocMemCache("leadflow-test-count", {})
+    with time_machine.travel(time.time(), tick=False) as clock:
+        assert [cache.count("hits", timeout=30) for _ in range(3)] == [1, 2, 3]
+        assert cache.get("hits") == 3  # a plain integer, as incr keeps it
+        clock.shift(29)
+        assert cache.count("hits", timeout=30) == 4  # each hit expires it 30 s from then
+        clock.shift(31)
+        assert cache.get("hits") is None
+        assert cache.count("hits", timeout=30) == 1

@@ -2,7 +2,6 @@ from functools import lru_cache
 from html import escape as esc
 
 from django import template
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -11,7 +10,7 @@ from django.utils.timesince import timesince
 from followups.templatetags.followups_extras import context_policy, sla_badge, temperature_badge
 from followups.worktime import day_and_time
 from leadflow.formrender import crispy_field
-from leads.models import Activity, Lead
+from leads.models import Activity, Lead, lead_path_formatter
 from leads.normalize import format_phone
 from qualification.evaluation import points_phrase
 
@@ -74,8 +73,8 @@ def _age(now, value) -> str:
     return f"{seconds // 86400} d"
 
 
-def _within_a_minute(value) -> bool:
-    return (timezone.now() - value).total_seconds() < 60
+def _within_a_minute(value, now) -> bool:
+    return (now - value).total_seconds() < 60
 
 
 @register.filter
@@ -83,7 +82,7 @@ def ago(value) -> str:
     """“3 hours ago”, and “just now” under a minute (Django's timesince alone says “0 minutes”)."""
     if not value:
         return ""
-    if _within_a_minute(value):
+    if _within_a_minute(value, timezone.now()):
         return "just now"
     return f"{timesince(value)} ago"
 
@@ -91,11 +90,14 @@ def ago(value) -> str:
 @register.filter
 def short_ago(value) -> str:
     """The short form for lists: “3 min ago”, “2 h ago”, and “just now” under a minute."""
+    return _short_ago(value, timezone.now())
+
+
+def _short_ago(value, now) -> str:
+    # short_ago against a given "now" (queue_rows reads it once for the page).
     if not value:
         return ""
-    if _within_a_minute(value):
-        return "just now"
-    return f"{short_age(value)} ago"
+    return "just now" if _within_a_minute(value, now) else f"{_age(now, value)} ago"
 
 
 @register.filter
@@ -103,14 +105,20 @@ def overdue(value, short: bool = False) -> str:
     """“overdue 3 hours” (“overdue 3 h” with `short`), and “due now” in its first minute."""
     if not value:
         return ""
-    if _within_a_minute(value):
-        return "due now"
-    return f"overdue {short_age(value) if short else timesince(value)}"
+    now = timezone.now()
+    if short:
+        return _overdue_short(value, now)
+    return "due now" if _within_a_minute(value, now) else f"overdue {timesince(value)}"
 
 
-def _stamp(value) -> str:
-    """A datetime as the lists' titles show it (the `date:'Y-m-d H:i'` filter, in the user's zone)."""
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
+def _overdue_short(value, now) -> str:
+    return "due now" if _within_a_minute(value, now) else f"overdue {_age(now, value)}"
+
+
+def _stamp(value, tz=None) -> str:
+    """A datetime as the lists' titles show it (the `date:'Y-m-d H:i'` filter, in `tz` or the
+    user's zone)."""
+    return timezone.localtime(value, tz).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
 _STAGE_LABELS = dict(Lead.Stage.choices)
@@ -124,25 +132,15 @@ def queue_rows(context, leads, show_owner: bool) -> SafeString:
     each) was about half of the queue page's CPU, and format_html per cell still a third of
     what was left. The markup is the one the template had: the lead's own text is escaped
     here (html.escape: what Django's escape does, without its lazy-string check, which was a
-    fifth of the rows' time), the badges come as safe HTML. The lead URL comes from one
-    reverse() for the page; "now" and the user's time zone are read once, and the stage
-    labels looked up in a dict (get_stage_display rebuilds its choices on every call).
+    fifth of the rows' time), the badges come as safe HTML. The lead URLs come from
+    lead_path_formatter (reverse() once for the page); "now" and the user's time zone are read
+    once, and the stage labels looked up in a dict (get_stage_display rebuilds its choices on
+    every call).
     """
     policy = context_policy(context)
     now = timezone.now()
     tz = timezone.get_current_timezone()
-    sentinel = 987654321
-    url_head, url_tail = reverse("leads:detail", args=[sentinel]).split(str(sentinel))
-
-    def stamp(value) -> str:
-        # The `date:'Y-m-d H:i'` filter in the user's zone (see _stamp).
-        return value.astimezone(tz).strftime("%Y-%m-%d %H:%M") if value else ""
-
-    def ago(value) -> str:
-        # short_ago against the page's "now".
-        if not value:
-            return ""
-        return "just now" if (now - value).total_seconds() < 60 else f"{_age(now, value)} ago"
+    lead_path = lead_path_formatter()
 
     def row(lead) -> str:
         company = ""
@@ -152,23 +150,22 @@ def queue_rows(context, leads, show_owner: bool) -> SafeString:
         owner = f'<td class="small text-nowrap">{esc(str(lead.owner or "—"))}</td>' if show_owner else ""
         if lead.first_contacted_at:
             waiting = (
-                f'<span class="text-nowrap" title="Last touched {stamp(lead.last_touched_at)}">'
-                f"touched {esc(ago(lead.last_touched_at))}</span>"
+                f'<span class="text-nowrap" title="Last touched {_stamp(lead.last_touched_at, tz)}">'
+                f"touched {esc(_short_ago(lead.last_touched_at, now))}</span>"
             )
         else:
             # Two unbreakable halves: the cell may wrap between them, leaving room for names.
             # A reverse one-to-one: a missing clock raises RelatedObjectDoesNotExist (an AttributeError).
             waiting = (
-                f'<span class="age-late" title="Received {stamp(lead.received_at)}"><span class="text-nowrap">'
-                f'not contacted ·</span> <span class="text-nowrap">received {esc(ago(lead.received_at))}'
+                f'<span class="age-late" title="Received {_stamp(lead.received_at, tz)}"><span class="text-nowrap">'
+                f'not contacted ·</span> <span class="text-nowrap">received {esc(_short_ago(lead.received_at, now))}'
                 f"</span></span><div>{sla_badge(lead, getattr(lead, 'sla', None), now=now, tz=tz)}</div>"
             )
         due = lead.next_followup_at
         if due and due <= now:
-            late = "due now" if (now - due).total_seconds() < 60 else f"overdue {_age(now, due)}"
-            next_step = f'<span class="age-late" title="Due {stamp(due)}">{esc(late)}</span>'
+            next_step = f'<span class="age-late" title="Due {_stamp(due, tz)}">{esc(_overdue_short(due, now))}</span>'
         elif due:
-            next_step = f'<span title="Due {stamp(due)}">{esc(day_and_time(due, tz))}</span>'
+            next_step = f'<span title="Due {_stamp(due, tz)}">{esc(day_and_time(due, tz))}</span>'
         else:
             next_step = _NO_NEXT_STEP if lead.is_open else "—"
         br = "<br>" if lead.email and lead.phone else ""
@@ -176,7 +173,7 @@ def queue_rows(context, leads, show_owner: bool) -> SafeString:
         stage = lead.stage
         return (
             "<tr>\n"
-            f'<td><a class="lead-name text-decoration-none" href="{url_head}{lead.pk}{url_tail}">{esc(lead.name)}</a>'
+            f'<td><a class="lead-name text-decoration-none" href="{lead_path(lead.pk)}">{esc(lead.name)}</a>'
             f"{company}</td>\n"
             f"<td>{_stage_badge(stage, _STAGE_LABELS.get(stage, stage))} {temperature_badge(lead, policy, now)}</td>\n"
             f'<td class="small text-nowrap">{source}</td>\n'
