@@ -17,7 +17,7 @@ from django.utils.safestring import mark_safe
 from accounts.models import Team, User
 from dashboard.drill import DRILL_CHOICES, NEEDS_GRACE, DrillWindow, drill_grace, drill_q
 from leadflow import precompiled
-from leadflow.formrender import fixed_choices
+from leadflow.formrender import fixed_choices, quick_field_copies
 
 from .models import Activity, Lead, LeadSource
 from .normalize import normalize_email, normalize_phone
@@ -208,6 +208,7 @@ def _owners_of_teams_managed_by(user_id: int) -> QuerySet[User]:
     )
 
 
+@quick_field_copies
 class LeadFilterForm(forms.Form):
     q = forms.CharField(required=False, max_length=100, label="Search")
     # Fixed choices, given here rather than in __init__ (each assignment normalises them again),

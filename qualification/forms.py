@@ -9,6 +9,8 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from leadflow.formrender import quick_field_copies
+
 from .currencies import CURRENCIES
 from .evaluation import Criteria
 from .models import CriteriaRule, DiscoveryCall, DisqualificationReason
@@ -82,6 +84,7 @@ CARRIED_OVER = [
 TRI_STATE_FIELDS = ("problem_confirmed", "diy_cheaper", "decision_maker_spoken_to")
 
 
+@quick_field_copies
 class DiscoveryCallForm(forms.ModelForm):
     """The questions, in the order the rep asks them. Labels are the questions; help texts the hints."""
 

@@ -194,3 +194,92 @@ def test_fixed_choices_validate_and_draw_as_the_list_does_without_being_copied_p
             assert crispy_field(b[name]) == crispy_field(a[name])
     # Each form's copy of the field shares the one function: nothing was copied or normalised.
     assert fixed().fields["plain"].choices.func is fixed.base_fields["plain"].choices.func
+
+
+# --- quick_field_copies: the same copies as copy.deepcopy -----------------------------------------
+
+
+def _project_forms() -> list[type[forms.BaseForm]]:
+    import importlib
+
+    for module in (
+        "accounts.forms",
+        "dashboard.forms",
+        "followups.forms",
+        "intake.forms",
+        "leads.forms",
+        "qualification.forms",
+    ):
+        importlib.import_module(module)
+    found, todo = [], [forms.BaseForm]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            todo.append(sub)
+            if sub.__module__.split(".")[0] in {
+                "accounts",
+                "dashboard",
+                "followups",
+                "intake",
+                "leads",
+                "qualification",
+            }:
+                found.append(sub)
+    return found
+
+
+def _same_copy(original, deep, quick, where: str) -> None:
+    """`quick` copies what `deep` copies and shares what `deep` shares, with equal values."""
+    assert type(quick) is type(deep), where
+    assert quick is not original, where
+    assert set(vars(quick)) == set(vars(deep)), where
+    for name, value in vars(deep).items():
+        mine, theirs = vars(quick)[name], vars(original)[name]
+        here = f"{where}.{name}"
+        assert (mine is theirs) == (value is theirs), f"{here}: copied by one and shared by the other"
+        if name == "widget":
+            _same_copy(theirs, value, mine, here)
+        elif hasattr(value, "query"):  # a model choice field's queryset
+            assert mine.model is value.model and mine.query is not value.query, here
+            assert mine.query.is_empty() == value.query.is_empty(), here
+            assert mine.query.is_empty() or str(mine.query) == str(value.query), here
+        elif isinstance(value, (list, tuple, dict, str, int, float, bool, type(None))):
+            assert mine == value, here
+        else:  # a function (fixed choices), a choice iterator (compared without reading it)
+            assert type(mine) is type(value), here
+            assert vars(mine).keys() == vars(value).keys() if hasattr(value, "__dict__") else mine is value, here
+
+
+def test_quick_field_copies_copy_every_field_as_deepcopy_does():
+    import copy
+
+    from leadflow.formrender import _field_copy
+
+    checked = 0
+    for form_class in _project_forms():
+        for name, field in form_class.base_fields.items():
+            _same_copy(field, copy.deepcopy(field), _field_copy(field), f"{form_class.__name__}.{name}")
+            checked += 1
+    assert checked > 50
+
+
+@pytest.mark.django_db
+def test_quick_field_copies_are_used_by_the_busy_forms_and_independent():
+    from leads.forms import LeadFilterForm
+
+    for form_class in (LeadFilterForm, DiscoveryCallForm):
+        assert type(form_class.base_fields).__name__ == "_QuickCopyFields"
+    admin = _admin()
+    a, b = LeadFilterForm(user=admin), LeadFilterForm(user=admin)
+    a.fields["q"].widget.attrs["placeholder"] = "changed on one form only"
+    a.fields["stage"].error_messages["invalid_choice"] = "changed"
+    assert "placeholder" not in b.fields["q"].widget.attrs
+    assert "placeholder" not in LeadFilterForm.base_fields["q"].widget.attrs
+    assert b.fields["stage"].error_messages["invalid_choice"] != "changed"
+    assert a.fields["q"] is not b.fields["q"] is not LeadFilterForm.base_fields["q"]
+
+
+def _admin():
+    from accounts import roles
+    from tests.factories import make_user
+
+    return make_user(role=roles.ADMIN)

@@ -7,12 +7,12 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator, capfirst
-from django.utils.timesince import timesince, timeuntil
 
 from followups.forms import ACTIVITY_FOR_KIND
 from followups.models import FollowUp, Kind
 from followups.selectors import lead_temperature
 from followups.worktime import day_and_time
+from leadflow.timetext import since_text, until_text
 
 register = template.Library()
 
@@ -72,12 +72,18 @@ def sla_badge(lead, sla, *, now=None, tz=None) -> str:
     if due <= now:
         return mark_safe(
             f'<span class="badge text-bg-danger sla-breached" title="Speed-to-lead deadline was {when}">SLA breached'
-            f' <span data-countdown="{iso}">{escape(timesince(due, now))}</span> ago</span>'
+            f' <span data-countdown="{iso}">{escape(since_text(due, now))}</span> ago</span>'
         )
     return mark_safe(
         f'<span class="badge text-bg-warning sla-running" title="Call before {when} (working time)">SLA'
-        f' <span data-countdown="{iso}">{escape(timeuntil(due, now))}</span> left</span>'
+        f' <span data-countdown="{iso}">{escape(until_text(due, now))}</span> left</span>'
     )
+
+
+@register.filter
+def until(value, now=None) -> str:
+    """Django's `timeuntil` filter, its text read through leadflow.timetext ("" for no time)."""
+    return until_text(value, now or timezone.now()) if value else ""
 
 
 @register.filter

@@ -5,11 +5,11 @@ from django import template
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.timesince import timesince
 
 from followups.templatetags.followups_extras import context_policy, sla_badge, temperature_badge
 from followups.worktime import day_and_time
 from leadflow.formrender import crispy_field
+from leadflow.timetext import since_text
 from leads.models import Activity, Lead, lead_path_formatter
 from leads.normalize import format_phone
 from qualification.evaluation import points_phrase
@@ -82,9 +82,8 @@ def ago(value) -> str:
     """“3 hours ago”, and “just now” under a minute (Django's timesince alone says “0 minutes”)."""
     if not value:
         return ""
-    if _within_a_minute(value, timezone.now()):
-        return "just now"
-    return f"{timesince(value)} ago"
+    now = timezone.now()
+    return "just now" if _within_a_minute(value, now) else f"{since_text(value, now)} ago"
 
 
 @register.filter
@@ -108,7 +107,7 @@ def overdue(value, short: bool = False) -> str:
     now = timezone.now()
     if short:
         return _overdue_short(value, now)
-    return "due now" if _within_a_minute(value, now) else f"overdue {timesince(value)}"
+    return "due now" if _within_a_minute(value, now) else f"overdue {since_text(value, now)}"
 
 
 def _overdue_short(value, now) -> str:
