@@ -17,6 +17,10 @@ class User(AbstractUser):
 
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
 
+    # What __str__ reads: a list showing people's names loads these (QuerySet.only), not the
+    # password hash and the rest.
+    NAME_FIELDS = ("username", "first_name", "last_name")
+
     class Meta:
         ordering = ["first_name", "last_name", "username"]
 

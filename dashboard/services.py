@@ -9,13 +9,12 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
+from followups.emails import make_message
 from leads.models import Lead
 from leads.services import lead_reassign
 
@@ -40,16 +39,6 @@ def leads_bulk_reassign(*, leads: list[Lead], to_owner: User, by: User, reason: 
         if lead_reassign(lead=lead, to_owner=to_owner, by=by, reason=reason) is not None:
             changed += 1
     return changed
-
-
-def make_message(name: str, *, to: list[str], ctx: dict) -> EmailMultiAlternatives:
-    """An email from templates/emails/<name>-subject.txt, -body.txt and -body.html."""
-    subject = " ".join(render_to_string(f"emails/{name}-subject.txt", ctx).split())
-    text = render_to_string(f"emails/{name}-body.txt", ctx)
-    html = render_to_string(f"emails/{name}-body.html", ctx)
-    msg = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, to)
-    msg.attach_alternative(html, "text/html")
-    return msg
 
 
 def digest_week_start(now: datetime) -> date:
@@ -95,7 +84,7 @@ def digest_send(*, manager: User, now: datetime | None = None) -> bool:
                 "dashboard_path": reverse("dashboard:index"),
                 "cooling_leads": dash.cooling_leads[:10],
             }
-            make_message("dashboard-digest", to=[manager.email], ctx=ctx).send()
+            make_message("dashboard-digest", manager.email, ctx).send()
     except Exception:
         claim.delete()
         raise

@@ -825,7 +825,9 @@ def _recycle_lead(row_id: int, *, token: uuid.UUID, now: datetime) -> None:
     )
 
 
-def _sla_sends(clock: SlaClock, *, now: datetime) -> tuple[list[_Send], set[str]]:
+def _sla_sends(clock: SlaClock, *, lead_path: Callable[[int], str], now: datetime) -> tuple[list[_Send], set[str]]:
+    """What a claimed clock owes now, and which marks that will set. `lead_path` is a batch's
+    lead_path_formatter(), as for _followup_sends."""
     sends: list[_Send] = []
     marks: set[str] = set()
     lead = clock.lead
@@ -837,7 +839,7 @@ def _sla_sends(clock: SlaClock, *, now: datetime) -> tuple[list[_Send], set[str]
         "owner_name": str(lead.owner) if lead.owner else "",
         "lead_phone": lead.phone,
         "lead_email": lead.email,
-        "path": lead.get_absolute_url(),
+        "path": lead_path(lead.pk),
     }
     if clock.owner_alerted_at is None and clock.owner_due_at <= now:
         marks.add("owner_alerted_at")
@@ -898,13 +900,14 @@ def sla_dispatch_batch(*, now: datetime, policy: FollowUpPolicy | None = None) -
             .select_related("lead__team__manager", "lead__owner")
             .order_by("id")
         )
+        lead_path = lead_path_formatter()
         for clock in clocks:
             lead = clock.lead
             if clock.stopped_at or lead.first_contacted_at or lead.stage != Stage.LEAD:
                 marks[clock.pk] = {"stopped_at"}
                 continue
             try:
-                sends, clock_marks = _sla_sends(clock, now=now)
+                sends, clock_marks = _sla_sends(clock, lead_path=lead_path, now=now)
             except Exception as e:
                 batch.failed[clock.pk] = f"decide: {e!r}"
                 continue

@@ -191,8 +191,8 @@ class ReadOnceModelChoiceField(forms.ModelChoiceField):
         raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice", params={"value": value})
 
 
-# What an owner option shows (its value and User.__str__): not the password hash and the rest.
-OWNER_CHOICE_COLUMNS = ("id", "username", "first_name", "last_name")
+# What an owner option shows: its value and User.__str__.
+OWNER_CHOICE_COLUMNS = ("id", *User.NAME_FIELDS)
 
 
 def _active_users() -> QuerySet[User]:

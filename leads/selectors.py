@@ -428,9 +428,7 @@ class QueueRow:
     ONLY = (
         *(name.removesuffix("_id") for name in FIELDS),
         "source__name",
-        "owner__username",
-        "owner__first_name",
-        "owner__last_name",
+        *(f"owner__{name}" for name in User.NAME_FIELDS),
         "sla__owner_due_at",
     )
     OPEN_STAGES = Lead.OPEN_STAGES

@@ -150,9 +150,7 @@ HELPFUL_CLOSE_LISTED = (
     "sent_at",
     "lead__name",
     "reason__label",
-    "owner__username",
-    "owner__first_name",
-    "owner__last_name",
+    *(f"owner__{name}" for name in User.NAME_FIELDS),
 )
 
 

@@ -12,7 +12,7 @@ from leadflow.formrender import crispy_field
 from leadflow.timetext import since_text
 from leads.models import Activity, Lead, lead_path_formatter
 from leads.normalize import format_phone
-from qualification.evaluation import points_phrase
+from qualification.templatetags.qualification_extras import points
 
 register = template.Library()
 
@@ -245,9 +245,9 @@ def _stage_change_item(sc) -> str:
     if sc.criteria_version:
         evaluation = sc.evaluation if isinstance(sc.evaluation, dict) else {}
         if evaluation.get("passed"):
-            verdict = f"passed ({esc(_points(evaluation))})"
+            verdict = f"passed ({esc(points(evaluation))})"
         elif sc.evaluation:
-            verdict = f"not met ({esc(_points(evaluation))})"
+            verdict = f"not met ({esc(points(evaluation))})"
         else:
             verdict = "no discovery call recorded"
         missing = ""
@@ -267,11 +267,6 @@ def _stage_change_item(sc) -> str:
         f"{_OVERRIDE_BADGE if sc.is_override else ''}</div>\n            {reason}\n            {criteria}"
         "\n            \n          "
     )
-
-
-def _points(evaluation: dict) -> str:
-    # qualification_extras.points
-    return points_phrase(evaluation.get("score") or 0, evaluation.get("threshold") or 0)
 
 
 @register.simple_tag
