@@ -6,6 +6,7 @@ import math
 import os
 import platform
 import statistics
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -97,3 +98,40 @@ def machine_line(info: dict) -> str:
             f" random_page_cost {pg['random_page_cost']})"
         )
     return line
+
+
+def _python_probe_work() -> int:
+    """Fixed pure-Python work of the kind a request does (formatting, dict look-ups, calls)."""
+    counts: dict[str, int] = {}
+    for i in range(100_000):
+        key = f"k{i % 1000}"
+        counts[key] = counts.get(key, 0) + len(key)
+    return len(counts)
+
+
+def speed_probe(cursor, runs: int = 5) -> dict[str, float]:
+    """How fast this machine does the same fixed work right now, in ms (lower is faster), each
+    the median of `runs`: a pure-Python loop (this process's CPU time) and a PostgreSQL
+    statement that only computes (wall time on the cursor, no table read).
+
+    The benchmark's figures move with the machine: one session's run of unchanged code was 2–3×
+    slower than the run before, on a machine whose CPU model differed though its kernel's host
+    name did not. Compare these two numbers before comparing two runs' figures."""
+    python, postgres = [], []
+    for _ in range(runs):
+        t0 = time.process_time()
+        _python_probe_work()
+        python.append(time.process_time() - t0)
+        t0 = time.perf_counter()
+        cursor.execute("SELECT count(*) FROM generate_series(1, 500000)")
+        cursor.fetchone()
+        postgres.append(time.perf_counter() - t0)
+    return {"python_ms": round(median(python) * 1000, 1), "postgres_ms": round(median(postgres) * 1000, 1)}
+
+
+def speed_line(speed: dict[str, dict[str, float]]) -> str:
+    before, after = speed["before"], speed["after"]
+    return (
+        f"Python {before['python_ms']} / {after['python_ms']},"
+        f" PostgreSQL {before['postgres_ms']} / {after['postgres_ms']}"
+    )

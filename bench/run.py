@@ -120,6 +120,8 @@ def render(meta: dict, parts: dict[str, dict]) -> str:
         f"- Date: {meta['date']}",
         f"- Machine: {report.machine_line(meta['machine'])}",
         f"- Load average (1, 5, 15 min) before / after: {meta['load_average']['before']} / {meta['load_average']['after']}",
+        f"- Machine speed now (bench.report.speed_probe: the same fixed work, ms, lower is faster; compare runs by"
+        f" these first), before / after: {report.speed_line(meta['speed'])}",
         "- OS cache: "
         + (
             f"warmed before timing (pg_prewarm 'read' of {meta['prewarm']['relations']} tables and indexes,"
@@ -219,6 +221,7 @@ def main() -> int:
         )
         live_rows = {name: n for name, n in cur.fetchall()}
         prewarm = prewarm_os_cache(cur) if os.environ.get("BENCH_PREWARM", "1") != "0" else None
+        speed_before = report.speed_probe(cur)
     seed_rows = {name: s["rows"] for name, s in seeding["seeders"].items()}
     meta = {
         "n_leads": n_leads,
@@ -255,6 +258,8 @@ def main() -> int:
         "before": [round(x, 2) for x in load_before],
         "after": [round(x, 2) for x in os.getloadavg()],
     }
+    with connection.cursor() as cur:
+        meta["speed"] = {"before": speed_before, "after": report.speed_probe(cur)}
     RESULTS_DIR.mkdir(exist_ok=True)
     markdown = render(meta, parts)
     # Raw figures only: the markdown is in the .md file next to it.
