@@ -129,6 +129,10 @@ def speed_probe(cursor, runs: int = 5) -> dict[str, float]:
     return {"python_ms": round(median(python) * 1000, 1), "postgres_ms": round(median(postgres) * 1000, 1)}
 
 
+def speed_text(speed: dict[str, float]) -> str:
+    return f"Python {speed['python_ms']} ms, PostgreSQL {speed['postgres_ms']} ms"
+
+
 def speed_line(speed: dict[str, dict[str, float]]) -> str:
     before, after = speed["before"], speed["after"]
     return (

@@ -148,6 +148,8 @@ def render(meta: dict, parts: dict[str, dict]) -> str:
     out.append(report.md_table(["measure", "value", "target", "met"], rows))
     for p in parts.values():
         out += ["", f"## {p['title']}", ""]
+        if "speed_before" in p:
+            out += [f"Machine speed before this part: {report.speed_text(p['speed_before'])}.", ""]
         if "skipped" in p:
             out.append(f"Skipped: {p['skipped']}.")
         elif "error" in p:
@@ -251,7 +253,11 @@ def main() -> int:
         if wanted and part.name not in wanted:
             continue
         print(f"--- {part.name} ---", flush=True)
-        parts[part.name] = _run_part(part, db_url, n_leads)
+        with connection.cursor() as cur:
+            # Per part as well: on a shared machine the speed moves within a run (one run here:
+            # PostgreSQL's probe 117 ms before the first part, 240 ms after the last).
+            speed = report.speed_probe(cur)
+        parts[part.name] = {**_run_part(part, db_url, n_leads), "speed_before": speed}
 
     # The machine may be shared: say how busy it was, figures are wall-clock times.
     meta["load_average"] = {

@@ -21,7 +21,7 @@ def test_the_speed_probe_times_python_and_postgresql_work():
     assert 1 < speed["postgres_ms"] < 10_000
 
 
-def test_the_report_header_shows_the_speed_before_and_after():
+def test_the_report_shows_the_speed_before_and_after_the_run_and_before_each_part():
     meta = {
         "n_leads": 1000,
         "date": "2026-12-01 12:00 UTC",
@@ -34,5 +34,12 @@ def test_the_report_header_shows_the_speed_before_and_after():
         "prewarm": None,
         "seed": {"seeded_seconds": 10.0, "reused": True, "rows": "leads 1,000"},
     }
-    header = render(meta, {})
-    assert "before / after: Python 61.5 / 63.0, PostgreSQL 104.2 / 99.8" in header
+    part = {
+        "title": "Pages",
+        "markdown": "the table",
+        "checks": [],
+        "speed_before": {"python_ms": 70, "postgres_ms": 90},
+    }
+    report_text = render(meta, {"pages": part})
+    assert "before / after: Python 61.5 / 63.0, PostgreSQL 104.2 / 99.8" in report_text
+    assert "## Pages\n\nMachine speed before this part: Python 70 ms, PostgreSQL 90 ms.\n\nthe table" in report_text
