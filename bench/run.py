@@ -249,14 +249,16 @@ def main() -> int:
     }
     load_before = os.getloadavg()
     parts: dict[str, dict] = {}
+    speed = speed_before  # taken just now: the first part's too
     for part in PARTS:
         if wanted and part.name not in wanted:
             continue
         print(f"--- {part.name} ---", flush=True)
-        with connection.cursor() as cur:
-            # Per part as well: on a shared machine the speed moves within a run (one run here:
-            # PostgreSQL's probe 117 ms before the first part, 240 ms after the last).
-            speed = report.speed_probe(cur)
+        if parts:
+            with connection.cursor() as cur:
+                # Per part as well: on a shared machine the speed moves within a run (one run
+                # here: PostgreSQL's probe 117 ms before the first part, 240 ms after the last).
+                speed = report.speed_probe(cur)
         parts[part.name] = {**_run_part(part, db_url, n_leads), "speed_before": speed}
 
     # The machine may be shared: say how busy it was, figures are wall-clock times.
